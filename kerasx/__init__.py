@@ -1,0 +1,22 @@
+"""kerasx: a Keras-style deep-learning frontend over JAX/XLA.
+
+`import kerasx as keras` reads naturally: `keras.Sequential`, `keras.layers.Dense`,
+`keras.optimizers.Adam`, ... Every model is also a pure JAX function:
+`params, state = model.init(key, x)`; `y, state = model.apply(params, state, x)`.
+"""
+
+from . import activations as activations
+from . import callbacks as callbacks
+from . import datasets as datasets
+from . import initializers as initializers
+from . import layers as layers
+from . import losses as losses
+from . import metrics as metrics
+from . import models as models
+from . import optimizers as optimizers
+from . import utils as utils
+from .layers import Input as Input
+from .models import Model as Model
+from .models import Sequential as Sequential
+
+__version__ = "0.1.0"

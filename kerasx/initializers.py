@@ -1,0 +1,245 @@
+"""Weight initializers by Keras name.
+
+An initializer is a callable `(key, shape, dtype) -> array`. The classes take Keras's
+arguments and defaults; `get` resolves a Keras name, a class instance or a callable.
+"""
+
+import math
+from typing import Callable, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+
+
+def _fans(shape: Sequence[int]):
+    """Keras's fan computation: kernels are (..., in, out) with a receptive field in front."""
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: subclasses implement `__call__(key, shape, dtype)`."""
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Zeros(Initializer):
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jnp.zeros(shape, dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jnp.ones(shape, dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jnp.full(shape, self.value, dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return self.mean + self.stddev * jax.random.normal(key, shape, dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, self.minval, self.maxval)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class TruncatedNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return self.mean + self.stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(Initializer):
+    """Keras's VarianceScaling: scale / fan, drawn from a truncated normal, normal or uniform."""
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if scale <= 0.0:
+            raise ValueError(f"Expected `scale` > 0 for VarianceScaling. Received: scale={scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(
+                "Expected `mode` to be one of 'fan_in', 'fan_out', 'fan_avg'. "
+                f"Received: mode={mode!r}"
+            )
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError(
+                "Expected `distribution` to be one of 'truncated_normal', "
+                f"'untruncated_normal', 'uniform'. Received: distribution={distribution!r}"
+            )
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        scale = self.scale / max(1.0, n)
+        if self.distribution == "truncated_normal":
+            # 0.879... is the stddev of a standard normal truncated to [-2, 2].
+            stddev = math.sqrt(scale) / 0.87962566103423978
+            return stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+        if self.distribution == "untruncated_normal":
+            return math.sqrt(scale) * jax.random.normal(key, shape, dtype)
+        limit = math.sqrt(3.0 * scale)
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
+class GlorotUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class GlorotNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class HeNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class HeUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class LecunNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class LecunUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Orthogonal(Initializer):
+    """Keras's Orthogonal: a (semi-)orthogonal matrix over the flattened leading axes, times `gain`."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        if len(shape) < 2:
+            raise ValueError(
+                "The Orthogonal initializer needs a shape of rank >= 2. "
+                f"Received: shape={tuple(shape)}"
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        flat = jax.random.normal(key, (max(rows, cols), min(rows, cols)), jnp.float32)
+        q, r = jnp.linalg.qr(flat)
+        q = q * jnp.sign(jnp.diagonal(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q.reshape(shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+_INITIALIZERS = {
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_normal": HeNormal,
+    "he_uniform": HeUniform,
+    "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
+    "orthogonal": Orthogonal,
+}
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, c in enumerate(name):
+        if c.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(c.lower())
+    return "".join(out)
+
+
+def get(identifier: Union[str, Callable]) -> Callable:
+    """Returns an initializer from a Keras name ('glorot_uniform' or 'GlorotUniform'),
+    an instance, or any callable `(key, shape, dtype) -> array`."""
+    if isinstance(identifier, str):
+        cls = _INITIALIZERS.get(identifier) or _INITIALIZERS.get(_snake(identifier))
+        if cls is None:
+            raise ValueError(
+                f"Unknown initializer: '{identifier}'. Expected one of {sorted(_INITIALIZERS)}, "
+                "an initializer instance or a callable (key, shape, dtype) -> array."
+            )
+        return cls()
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        "Expected an initializer name, instance or callable. "
+        f"Received: {identifier!r} of type {type(identifier).__name__}"
+    )

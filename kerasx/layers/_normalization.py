@@ -1,0 +1,304 @@
+"""Normalization layers: BatchNormalization, LayerNormalization.
+
+Both follow Keras 3's numerics exactly (statistics by `mean`/biased `var`, then
+`x * inv + (beta - mean * inv)` with `inv = gamma * rsqrt(var + epsilon)`), computed in at
+least float32 so that bfloat16/float16 inputs keep precise statistics.
+"""
+
+from numbers import Real
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import jax
+import jax.numpy as jnp
+
+from .. import initializers
+from ._base import Layer, shape_str
+
+
+def _check_number(layer: Layer, arg: str, value: Any, lo: float, hi: Optional[float] = None) -> float:
+    """Returns `float(value)` or raises a teaching ValueError naming the layer and argument."""
+    ok = isinstance(value, Real) and not isinstance(value, bool) and value >= lo and (
+        hi is None or value <= hi)
+    if not ok:
+        expected = f"a float between {lo} and {hi}" if hi is not None else f"a float >= {lo}"
+        raise ValueError(
+            f"Received an invalid value for `{arg}` of layer '{layer.name}', expected "
+            f"{expected}. Received: {arg}={value!r}"
+        )
+    return float(value)
+
+
+def _compute_dtype(dtype):
+    """At least float32: statistics of bfloat16/float16 (or integer) inputs are computed in float32."""
+    return jnp.result_type(dtype, jnp.float32)
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature with batch statistics in training and moving averages otherwise.
+
+    In training (`apply(..., training=True)`) the layer returns
+    `gamma * (x - mean(x)) / sqrt(var(x) + epsilon) + beta`, with the mean and biased variance
+    taken over every axis but `axis`, and returns new moving statistics in its state:
+    `moving = moving * momentum + batch_statistic * (1 - momentum)`.
+    In inference (`training=False`) it uses `moving_mean`/`moving_variance` and returns its
+    state unchanged. As in Keras, a layer with `trainable=False` is frozen: it always runs in
+    inference mode, even with `training=True`.
+
+    Weights (Keras order): `gamma` (params, if `scale`), `beta` (params, if `center`),
+    `moving_mean`, `moving_variance` (state).
+
+    Args:
+        axis: integer, the features axis (the one that is *not* reduced), e.g. `-1` after a
+            channels-last Conv2D, `1` for channels-first.
+        momentum: momentum of the moving averages, in [0, 1].
+        epsilon: small float added to the variance to avoid dividing by zero.
+        center: whether to add the learned offset `beta`.
+        scale: whether to multiply by the learned scale `gamma`.
+        beta_initializer, gamma_initializer: initializers of `beta` and `gamma`.
+        moving_mean_initializer, moving_variance_initializer: initializers of the moving
+            statistics.
+
+    Input shape:
+        Any shape `(batch_size, ...)`.
+    Output shape:
+        Same as the input shape (dtype: the layer's dtype).
+
+    Example:
+        >>> bn = BatchNormalization()
+        >>> params, state = bn.init(jax.random.key(0), x)
+        >>> y, state = bn.apply(params, state, x, training=True)   # updates the statistics
+        >>> y, _ = bn.apply(params, state, x)                       # inference
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise ValueError(
+                f"Received an invalid value for `axis` of layer '{self.name}', expected an "
+                f"integer (BatchNormalization normalizes one features axis; for several axes "
+                f"use LayerNormalization). Received: axis={axis!r}"
+            )
+        self.axis = axis
+        self.momentum = _check_number(self, "momentum", momentum, 0.0, 1.0)
+        self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self._init_args = {
+            "beta_initializer": beta_initializer, "gamma_initializer": gamma_initializer,
+            "moving_mean_initializer": moving_mean_initializer,
+            "moving_variance_initializer": moving_variance_initializer,
+        }
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+
+    def _axis_for(self, shape) -> int:
+        """The features axis as a non-negative index for inputs of `shape`, or a teaching error."""
+        ndim = len(shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization) has axis={self.axis}, which is out of "
+                f"bounds for inputs of rank {ndim} (shape {shape_str(shape)}); expected an axis "
+                f"in [{-ndim}, {ndim})."
+            )
+        return self.axis % ndim
+
+    def init(self, rng, input_spec):
+        self._check_rank(input_spec, range(1, 100))
+        ax = self._axis_for(input_spec.shape)
+        shape = (input_spec.shape[ax],)
+        k_gamma, k_beta, k_mean, k_var = jax.random.split(rng, 4)
+        params = {}
+        if self.scale:
+            params["gamma"] = self.gamma_initializer(k_gamma, shape, self.dtype)
+        if self.center:
+            params["beta"] = self.beta_initializer(k_beta, shape, self.dtype)
+        state = {
+            "moving_mean": self.moving_mean_initializer(k_mean, shape, self.dtype),
+            "moving_variance": self.moving_variance_initializer(k_var, shape, self.dtype),
+        }
+        return params, state
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        ax = self._axis_for(inputs.shape)
+        channels = state["moving_mean"].shape[0]
+        if inputs.shape[ax] != channels:
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization) was built for {channels} features on "
+                f"axis {self.axis}, but received inputs of shape {shape_str(inputs.shape)}."
+            )
+        dtype = _compute_dtype(inputs.dtype)
+        x = inputs.astype(dtype)
+        moving_mean = state["moving_mean"].astype(dtype)
+        moving_variance = state["moving_variance"].astype(dtype)
+
+        if training and self.trainable:
+            reduce_axes = tuple(i for i in range(x.ndim) if i != ax)
+            mean = jnp.mean(x, axis=reduce_axes)
+            variance = jnp.var(x, axis=reduce_axes)  # biased, as in Keras
+            new_mean = moving_mean * self.momentum + mean * (1.0 - self.momentum)
+            new_variance = moving_variance * self.momentum + variance * (1.0 - self.momentum)
+            state = {
+                **state,
+                "moving_mean": new_mean.astype(state["moving_mean"].dtype),
+                "moving_variance": new_variance.astype(state["moving_variance"].dtype),
+            }
+        else:
+            mean, variance = moving_mean, moving_variance
+
+        bshape = [1] * x.ndim
+        bshape[ax] = channels
+        inv = jax.lax.rsqrt(variance.reshape(bshape) + self.epsilon)
+        if self.scale:
+            inv = inv * params["gamma"].astype(dtype).reshape(bshape)
+        res = -mean.reshape(bshape) * inv
+        if self.center:
+            res = res + params["beta"].astype(dtype).reshape(bshape)
+        return (x * inv + res).astype(self.dtype), state
+
+    def output_spec(self, input_spec):
+        self._check_rank(input_spec, range(1, 100))
+        self._axis_for(input_spec.shape)
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.dtype)
+
+    def weight_names(self):
+        names = []
+        if self.scale:
+            names.append(("params", "gamma"))
+        if self.center:
+            names.append(("params", "beta"))
+        return names + [("state", "moving_mean"), ("state", "moving_variance")]
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **self._init_args}
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over `axis` (by default the last axis), independently of the batch.
+
+    Returns `gamma * (x - mean) / sqrt(var + epsilon) + beta`, with the mean and biased variance
+    taken over `axis` for each sample; `gamma` and `beta` have the shape of the normalized axes.
+
+    Weights (Keras order): `gamma` (if `scale`), `beta` (if `center`).
+
+    Args:
+        axis: integer or list of integers, the axes to normalize over (never the batch axis).
+        epsilon: small float added to the variance to avoid dividing by zero.
+        center: whether to add the learned offset `beta`.
+        scale: whether to multiply by the learned scale `gamma`.
+        beta_initializer, gamma_initializer: initializers of `beta` and `gamma`.
+
+    Input shape:
+        Any shape `(batch_size, ...)`.
+    Output shape:
+        Same as the input shape (dtype: the layer's dtype).
+    """
+
+    def __init__(self, axis: Union[int, Sequence[int]] = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer="zeros",
+                 gamma_initializer="ones", **kwargs):
+        if kwargs.pop("rms_scaling", False):
+            raise ValueError(
+                "`rms_scaling=True` is deprecated in Keras (it scales by the variance, not the "
+                "root mean square) and is not supported by kerasx's LayerNormalization."
+            )
+        super().__init__(**kwargs)
+        is_int = lambda a: isinstance(a, int) and not isinstance(a, bool)
+        if isinstance(axis, (list, tuple)) and axis and all(is_int(a) for a in axis):
+            axis = list(axis)
+        elif not is_int(axis):
+            raise ValueError(
+                f"Received an invalid value for `axis` of layer '{self.name}', expected an "
+                f"integer or a non-empty list of integers. Received: axis={axis!r}"
+            )
+        self.axis = axis
+        self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self._init_args = {"beta_initializer": beta_initializer,
+                           "gamma_initializer": gamma_initializer}
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+
+    def _axes_for(self, shape) -> List[int]:
+        """The normalized axes as sorted non-negative indices for inputs of `shape`."""
+        ndim = len(shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ValueError(
+                    f"Layer '{self.name}' (LayerNormalization) has axis={self.axis}, which is out "
+                    f"of bounds for inputs of rank {ndim} (shape {shape_str(shape)}); expected "
+                    f"axes in [{-ndim}, {ndim})."
+                )
+        norm = sorted(a % ndim for a in axes)
+        if len(set(norm)) != len(norm):
+            raise ValueError(
+                f"Layer '{self.name}' (LayerNormalization) received a repeated axis: "
+                f"axis={self.axis} for inputs of rank {ndim}."
+            )
+        return norm
+
+    def _weight_shape(self, shape) -> Tuple[int, ...]:
+        return tuple(shape[a] for a in self._axes_for(shape))
+
+    def init(self, rng, input_spec):
+        self._check_rank(input_spec, range(1, 100))
+        shape = self._weight_shape(input_spec.shape)
+        k_gamma, k_beta = jax.random.split(rng)
+        params = {}
+        if self.scale:
+            params["gamma"] = self.gamma_initializer(k_gamma, shape, self.dtype)
+        if self.center:
+            params["beta"] = self.beta_initializer(k_beta, shape, self.dtype)
+        return params, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        axes = self._axes_for(inputs.shape)
+        wshape = tuple(inputs.shape[a] for a in axes)
+        for k, w in params.items():
+            if tuple(w.shape) != wshape:
+                raise ValueError(
+                    f"Layer '{self.name}' (LayerNormalization) has '{k}' of shape "
+                    f"{shape_str(w.shape)} for axis={self.axis}, but received inputs of shape "
+                    f"{shape_str(inputs.shape)} (normalized axes of size {shape_str(wshape)})."
+                )
+        dtype = _compute_dtype(inputs.dtype)
+        x = inputs.astype(dtype)
+        bshape = [1] * x.ndim
+        for a in axes:
+            bshape[a] = x.shape[a]
+        mean = jnp.mean(x, axis=tuple(axes), keepdims=True)
+        variance = jnp.var(x, axis=tuple(axes), keepdims=True)  # biased, as in Keras
+        inv = jax.lax.rsqrt(variance + self.epsilon)
+        if self.scale:
+            inv = inv * params["gamma"].astype(dtype).reshape(bshape)
+        res = -mean * inv
+        if self.center:
+            res = res + params["beta"].astype(dtype).reshape(bshape)
+        out = x * inv + res
+        if jnp.issubdtype(inputs.dtype, jnp.floating):
+            # Keras's layer_normalization returns the input dtype (LayerNormalization does
+            # not autocast its inputs) before the layer casts to its own dtype.
+            out = out.astype(inputs.dtype)
+        return out.astype(self.dtype), state
+
+    def output_spec(self, input_spec):
+        self._check_rank(input_spec, range(1, 100))
+        self._axes_for(input_spec.shape)
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.dtype)
+
+    def weight_names(self):
+        return ([("params", "gamma")] if self.scale else []) + (
+            [("params", "beta")] if self.center else [])
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                **self._init_args}

@@ -1,0 +1,304 @@
+"""Pooling layers: Max/Average pooling (1D, 2D) and their global versions, as in Keras 3."""
+
+from typing import Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._base import Layer, shape_str
+from ._convolutional import (IntOrTuple, _spatial_axes, _standardize_data_format,
+                             _single_input_shape, _standardize_padding, _standardize_tuple)
+
+
+def _window_counts(size: int, window: int, stride: int, pad_lo: int, pad_hi: int) -> np.ndarray:
+    """How many unpadded elements each window along one axis covers."""
+    starts = np.arange(0, size + pad_lo + pad_hi - window + 1, stride) - pad_lo
+    return np.minimum(starts + window, size) - np.maximum(starts, 0)
+
+
+class _Pooling(Layer):
+    """Windowed max/average pooling over `rank` spatial axes."""
+
+    rank: int = 0
+    mode: str = "max"
+
+    def __init__(self, pool_size: IntOrTuple, strides: Optional[IntOrTuple] = None,
+                 padding: str = "valid", data_format: Optional[str] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _standardize_tuple(self, "pool_size", pool_size, self.rank)
+        self.strides = (self.pool_size if strides is None
+                        else _standardize_tuple(self, "strides", strides, self.rank))
+        self.padding = _standardize_padding(self, padding, ("valid", "same"))
+        self.data_format = _standardize_data_format(self, data_format)
+
+    def _window(self, values: Tuple[int, ...]) -> Tuple[int, ...]:
+        """Per-spatial-axis `values` spread over all axes (1 on batch and channels)."""
+        full = [1] * (self.rank + 2)
+        for a, v in zip(_spatial_axes(self.rank, self.data_format), values):
+            full[a] = v
+        return tuple(full)
+
+    def _check_input(self, shape: Sequence[int]):
+        n = self.rank
+        name = f"Layer '{self.name}' ({type(self).__name__})"
+        if len(shape) != n + 2:
+            layout = ("(batch_size, " + ", ".join(["spatial"] * n) + ", channels)"
+                      if self.data_format == "channels_last"
+                      else "(batch_size, channels, " + ", ".join(["spatial"] * n) + ")")
+            raise ValueError(
+                f"{name} expects inputs of rank {n + 2}, shaped {layout}, but received shape "
+                f"{shape_str(shape)}."
+                + (" For a single sample, add a batch axis: x[None]." if len(shape) == n + 1 else "")
+            )
+        if self.padding == "valid":
+            spatial = [shape[a] for a in _spatial_axes(n, self.data_format)]
+            if any(s < p for s, p in zip(spatial, self.pool_size)):
+                raise ValueError(
+                    f"{name} with padding='valid' and pool_size={self.pool_size} needs spatial "
+                    f"dimensions of at least {shape_str(self.pool_size)}, but received input "
+                    f"shape {shape_str(shape)}. Use padding='same' or a smaller pool_size."
+                )
+
+    def init(self, rng, input_spec):
+        self._check_input(_single_input_shape(self, input_spec))
+        return {}, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_input(tuple(inputs.shape))
+        window = self._window(self.pool_size)
+        strides = self._window(self.strides)
+        pads = jax.lax.padtype_to_pads(inputs.shape, window, strides, self.padding.upper())
+        if self.mode == "max":
+            dtype = inputs.dtype
+            if jnp.issubdtype(dtype, jnp.floating):
+                lowest = np.array(-np.inf, dtype)  # concrete, so reduce_window stays differentiable
+            elif dtype == jnp.bool_:
+                lowest = np.array(False)
+            else:
+                lowest = np.array(jnp.iinfo(dtype).min, dtype)
+            y = jax.lax.reduce_window(inputs, lowest, jax.lax.max, window, strides, pads)
+            return y, state
+        if not jnp.issubdtype(inputs.dtype, jnp.floating):
+            inputs = inputs.astype(self.dtype)
+        total = jax.lax.reduce_window(inputs, np.array(0, inputs.dtype), jax.lax.add,
+                                      window, strides, pads)
+        if self.padding == "valid":
+            return total / np.prod(self.pool_size), state
+        # Keras averages over the unpadded elements only: divide by per-window counts,
+        # which depend on shapes alone (a NumPy constant, separable across axes).
+        counts = np.ones((1,) * inputs.ndim)
+        for a in _spatial_axes(self.rank, self.data_format):
+            c = _window_counts(inputs.shape[a], window[a], strides[a], *pads[a])
+            counts = counts * c.reshape([-1 if i == a else 1 for i in range(inputs.ndim)])
+        return total / jnp.asarray(counts, inputs.dtype), state
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling1D(_Pooling):
+    """Max pooling over the steps of 1D inputs.
+
+    Args:
+        pool_size: an integer or tuple of 1 integer, the window size (default 2).
+        strides: an integer or tuple of 1 integer, the step of the window; None (the
+            default) means `pool_size`.
+        padding: "valid" (no padding) or "same" (output size `ceil(input / strides)`, padding
+            split evenly, the extra one at the end).
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, steps, channels)`.
+    Output shape:
+        `(batch_size, new_steps, channels)`.
+    """
+
+    rank, mode = 1, "max"
+
+    def __init__(self, pool_size: IntOrTuple = 2, strides: Optional[IntOrTuple] = None,
+                 padding: str = "valid", data_format: Optional[str] = None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling2D(_Pooling):
+    """Max pooling over the height and width of images.
+
+    Args:
+        pool_size: an integer or tuple of 2 integers, the window size (default (2, 2)).
+        strides: an integer or tuple of 2 integers, the step of the window; None (the
+            default) means `pool_size`.
+        padding: "valid" (no padding) or "same" (output size `ceil(input / strides)`, padding
+            split evenly, the extra one at the end).
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, height, width, channels)`.
+    Output shape:
+        `(batch_size, new_height, new_width, channels)`.
+    """
+
+    rank, mode = 2, "max"
+
+    def __init__(self, pool_size: IntOrTuple = (2, 2), strides: Optional[IntOrTuple] = None,
+                 padding: str = "valid", data_format: Optional[str] = None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pooling):
+    """Average pooling over the steps of 1D inputs.
+
+    Args:
+        pool_size: an integer or tuple of 1 integer, the window size (default 2).
+        strides: an integer or tuple of 1 integer, the step of the window; None (the
+            default) means `pool_size`.
+        padding: "valid" (no padding) or "same" (output size `ceil(input / strides)`, padding
+            split evenly, the extra one at the end; windows that overlap the padding
+            average over their unpadded elements only, as in Keras).
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, steps, channels)`.
+    Output shape:
+        `(batch_size, new_steps, channels)`.
+    """
+
+    rank, mode = 1, "average"
+
+    def __init__(self, pool_size: IntOrTuple = 2, strides: Optional[IntOrTuple] = None,
+                 padding: str = "valid", data_format: Optional[str] = None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """Average pooling over the height and width of images.
+
+    Args:
+        pool_size: an integer or tuple of 2 integers, the window size (default (2, 2)).
+        strides: an integer or tuple of 2 integers, the step of the window; None (the
+            default) means `pool_size`.
+        padding: "valid" (no padding) or "same" (output size `ceil(input / strides)`, padding
+            split evenly, the extra one at the end; windows that overlap the padding
+            average over their unpadded elements only, as in Keras).
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, height, width, channels)`.
+    Output shape:
+        `(batch_size, new_height, new_width, channels)`.
+    """
+
+    rank, mode = 2, "average"
+
+    def __init__(self, pool_size: IntOrTuple = (2, 2), strides: Optional[IntOrTuple] = None,
+                 padding: str = "valid", data_format: Optional[str] = None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPooling(Layer):
+    """Max or mean over all spatial axes."""
+
+    rank: int = 0
+    mode: str = "max"
+
+    def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.keepdims = bool(keepdims)
+
+    def init(self, rng, input_spec):
+        self._check_rank(input_spec, (self.rank + 2,))
+        return {}, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        if inputs.ndim != self.rank + 2:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects inputs of rank "
+                f"{self.rank + 2} (batch axis included), but received shape "
+                f"{shape_str(inputs.shape)}."
+            )
+        axes = _spatial_axes(self.rank, self.data_format)
+        if self.mode == "max":
+            return jnp.max(inputs, axis=axes, keepdims=self.keepdims), state
+        if not jnp.issubdtype(inputs.dtype, jnp.floating):
+            inputs = inputs.astype(self.dtype)
+        return jnp.mean(inputs, axis=axes, keepdims=self.keepdims), state
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """The maximum over the steps of 1D inputs.
+
+    Args:
+        data_format: "channels_last" (default) or "channels_first".
+        keepdims: whether to keep the pooled spatial axes, with size 1.
+
+    Input shape:
+        `(batch_size, steps, channels)`.
+    Output shape:
+        `(batch_size, channels)`, or `(batch_size, 1, channels)` with `keepdims=True`.
+    """
+
+    rank, mode = 1, "max"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum over the height and width of images.
+
+    Args:
+        data_format: "channels_last" (default) or "channels_first".
+        keepdims: whether to keep the pooled spatial axes, with size 1.
+
+    Input shape:
+        `(batch_size, height, width, channels)`.
+    Output shape:
+        `(batch_size, channels)`, or `(batch_size, 1, 1, channels)` with `keepdims=True`.
+    """
+
+    rank, mode = 2, "max"
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over the steps of 1D inputs.
+
+    Args:
+        data_format: "channels_last" (default) or "channels_first".
+        keepdims: whether to keep the pooled spatial axes, with size 1.
+
+    Input shape:
+        `(batch_size, steps, channels)`.
+    Output shape:
+        `(batch_size, channels)`, or `(batch_size, 1, channels)` with `keepdims=True`.
+    """
+
+    rank, mode = 1, "average"
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean over the height and width of images.
+
+    Args:
+        data_format: "channels_last" (default) or "channels_first".
+        keepdims: whether to keep the pooled spatial axes, with size 1.
+
+    Input shape:
+        `(batch_size, height, width, channels)`.
+    Output shape:
+        `(batch_size, channels)`, or `(batch_size, 1, 1, channels)` with `keepdims=True`.
+    """
+
+    rank, mode = 2, "average"
+
+
+# Keras's alias names.
+MaxPool1D = MaxPooling1D
+MaxPool2D = MaxPooling2D
+AvgPool1D = AveragePooling1D
+AvgPool2D = AveragePooling2D
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalAvgPool2D = GlobalAveragePooling2D

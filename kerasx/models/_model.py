@@ -1,0 +1,334 @@
+"""The model shell: a layer that also holds its current pytrees and trains them.
+
+`Sequential` and the functional `Model` subclass `Model`. A model is itself a layer with a pure
+`init`/`apply`, so it nests inside other models and runs as a plain JAX function; the shell
+adds `params`/`state`, `compile`/`fit`/`evaluate`/`predict`, `summary` and Keras-order weights.
+"""
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..layers._base import KerasTensor, Layer, as_spec, shape_str
+
+
+def _get_path(tree, path):
+    for p in path:
+        tree = tree[p]
+    return tree
+
+
+def _set_path(tree, path, value):
+    """Returns a copy of nested dict `tree` with `path` set to `value`."""
+    if not path:
+        return value
+    out = dict(tree)
+    out[path[0]] = _set_path(tree[path[0]], path[1:], value)
+    return out
+
+
+def weight_paths(layer: Layer) -> List[Tuple[str, Tuple[str, ...], Layer]]:
+    """All weights of `layer` in Keras order as `(collection, path, owning_layer)`."""
+    if isinstance(layer, Model):
+        out = []
+        for key, sub in layer._layer_items():
+            out += [(c, (key,) + p, owner) for c, p, owner in weight_paths(sub)]
+        return out
+    return [(c, (k,), layer) for c, k in layer.weight_names()]
+
+
+def trainable_mask(layer: Layer, params: Any, parent_trainable: bool = True) -> Any:
+    """A pytree like `params` holding True where `fit` may update the weight."""
+    trainable = parent_trainable and layer.trainable
+    if isinstance(layer, Model):
+        items = dict(layer._layer_items())
+        return {k: trainable_mask(items[k], v, trainable) for k, v in params.items()}
+    return jax.tree.map(lambda _: trainable, params)
+
+
+class Model(Layer):
+    """A layer that holds its weights and trains them with `compile`/`fit`.
+
+    `kerasx.Model(inputs, outputs)` builds a functional model (see `Functional`).
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:
+            from ._functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *, name: Optional[str] = None, trainable: bool = True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._params = None
+        self._state = None
+        self._trainer = None
+        self.stop_training = False
+        self.history = None
+
+    # ------------------------------------------------------------------ to implement
+    def _layer_items(self) -> List[Tuple[str, Layer]]:
+        """(key, layer) pairs in Keras order; the key is the layer's key in params/state."""
+        raise NotImplementedError
+
+    def _input_spec_shapes(self):
+        """The expected input shapes (batch axis None) as a pytree, or None if not known yet."""
+        raise NotImplementedError
+
+    @property
+    def output_names(self) -> List[str]:
+        raise NotImplementedError
+
+    def _flatten_outputs(self, outputs) -> List[Any]:
+        """The model's outputs as a list in `output_names` order."""
+        return [outputs]
+
+    def _unflatten_outputs(self, flat: List[Any]):
+        return flat[0]
+
+    # ------------------------------------------------------------------ building
+    @property
+    def built(self) -> bool:
+        return self._params is not None
+
+    def build(self, input_shape=None):
+        """Creates the weights for inputs of `input_shape` (batch axis included or None)."""
+        from ..utils import next_rng_key
+
+        if input_shape is None:
+            input_shape = self._input_spec_shapes()
+            if input_shape is None:
+                raise ValueError(
+                    f"Model '{self.name}' does not know its input shape yet. Pass "
+                    "`input_shape=` to its first layer, start it with `kerasx.Input(shape)`, call "
+                    "`model.build(input_shape)`, or call `fit`/`predict` on data."
+                )
+        spec = _spec_from_shapes(input_shape, self._input_dtypes())
+        self._params, self._state = self.init(next_rng_key(), spec)
+
+    def _input_dtypes(self):
+        return None
+
+    def _ensure_built(self, x_spec=None):
+        if self.built:
+            return
+        if self._input_spec_shapes() is None and x_spec is not None:
+            one = jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec)
+            from ..utils import next_rng_key
+            self._params, self._state = self.init(next_rng_key(), one)
+        else:
+            self.build()
+
+    @property
+    def params(self):
+        """The current trainable-weights pytree (`{layer_name: {weight_name: array}}`)."""
+        self._ensure_built()
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        self._ensure_built()
+        _check_same_tree(self._params, value, f"model '{self.name}' params")
+        self._params = jax.tree.map(jnp.asarray, value)
+
+    @property
+    def state(self):
+        """The current layer-state pytree (e.g. BatchNorm moving statistics)."""
+        self._ensure_built()
+        return self._state
+
+    @state.setter
+    def state(self, value):
+        self._ensure_built()
+        _check_same_tree(self._state, value, f"model '{self.name}' state")
+        self._state = jax.tree.map(jnp.asarray, value)
+
+    # ------------------------------------------------------------------ layers and weights
+    @property
+    def layers(self) -> List[Layer]:
+        return [layer for _, layer in self._layer_items()]
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """Returns a layer by name (its key in this model) or by index in `layers`."""
+        if index is not None:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(layers)} layers; received index={index}."
+                )
+            return layers[index]
+        for key, layer in self._layer_items():
+            if name in (key, layer.name):
+                return layer
+        raise ValueError(
+            f"No layer named '{name}' in model '{self.name}'. Its layers are: "
+            f"{[k for k, _ in self._layer_items()]}"
+        )
+
+    def get_weights_from(self, params, state) -> List[np.ndarray]:
+        trees = {"params": params, "state": state}
+        return [np.asarray(_get_path(trees[c], p)) for c, p, _ in weight_paths(self)]
+
+    def set_weights_into(self, params, state, weights, where=""):
+        paths = weight_paths(self)
+        weights = list(weights)
+        if len(weights) != len(paths):
+            raise ValueError(
+                f"Model '{self.name}' expects a list of {len(paths)} weights in Keras order "
+                f"({', '.join('/'.join(p) for _, p, _ in paths)}), but received {len(weights)}."
+            )
+        trees = {"params": params, "state": state}
+        for (c, p, _), w in zip(paths, weights):
+            old = _get_path(trees[c], p)
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(old.shape):
+                raise ValueError(
+                    f"Layer '{'/'.join(p[:-1])}' of model '{self.name}': weight '{p[-1]}' has shape "
+                    f"{shape_str(old.shape)}, but the value given has shape {shape_str(w.shape)}."
+                )
+            trees[c] = _set_path(trees[c], p, jnp.asarray(w, dtype=old.dtype))
+        return trees["params"], trees["state"]
+
+    def get_weights(self) -> List[np.ndarray]:
+        """All weights as NumPy arrays, in Keras order and layout."""
+        return self.get_weights_from(self.params, self.state)
+
+    def set_weights(self, weights: Sequence[Any]):
+        """Sets all weights from a list in Keras order and layout (as `get_weights` returns)."""
+        self._params, self._state = self.set_weights_into(self.params, self.state, weights)
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        return self.get_weights()
+
+    def count_params(self) -> int:
+        """The number of weights (trainable and not)."""
+        return sum(int(np.prod(w.shape)) for w in self.get_weights())
+
+    def _param_counts(self, params=None, state=None) -> Tuple[int, int]:
+        """(trainable, non_trainable) weight counts."""
+        params = self.params if params is None else params
+        state = self.state if state is None else state
+        mask = trainable_mask(self, params)
+        size = lambda a: int(np.prod(a.shape))
+        trainable = sum(size(a) for a, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if m)
+        frozen = sum(size(a) for a, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if not m)
+        return trainable, frozen + sum(size(a) for a in jax.tree.leaves(state))
+
+    # ------------------------------------------------------------------ summary
+    def _summary_rows(self) -> List[Tuple[str, str, int]]:
+        """(name (Class), output shape, #weights) per layer."""
+        raise NotImplementedError
+
+    def summary(self, print_fn=None, line_length: int = 80):
+        """Prints a Keras-style table: layer (type), output shape, params; then the totals."""
+        print_fn = print_fn or print
+        rows = self._summary_rows()
+        w0 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
+        w1 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
+        width = max(line_length, w0 + w1 + 12)
+        trainable, frozen = self._param_counts()
+        lines = [f'Model: "{self.name}"', "━" * width,
+                 f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}", "━" * width]
+        for i, (name, shape, count) in enumerate(rows):
+            lines.append(f"{name:<{w0}}{shape:<{w1}}{count:>10,}")
+            lines.append(("─" if i < len(rows) - 1 else "━") * width)
+        nbytes = 4 * (trainable + frozen)
+        lines += [f" Total params: {trainable + frozen:,} ({_size_str(nbytes)})",
+                  f" Trainable params: {trainable:,} ({_size_str(4 * trainable)})",
+                  f" Non-trainable params: {frozen:,} ({_size_str(4 * frozen)})"]
+        for line in lines:
+            print_fn(line)
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, inputs, training: bool = False):
+        leaves = jax.tree.leaves(inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
+        if leaves and all(isinstance(t, KerasTensor) for t in leaves):
+            return super().__call__(inputs)
+        self._ensure_built(as_spec(inputs))
+        outputs, _ = self.apply(self.params, self.state, inputs, training=training)
+        return outputs
+
+    # ------------------------------------------------------------------ training (kerasx.training)
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                steps_per_execution: int = 1, jit_compile: bool = True, **kwargs):
+        """Configures the model for training (Keras's `Model.compile`).
+
+        Args:
+            optimizer: a name ("adam"), a kerasx optimizer or any optax `GradientTransformation`.
+            loss: a name, a kerasx loss, a callable `(y_true, y_pred) -> per-sample loss`, or a
+                list/dict of those for multi-output models.
+            metrics: a list of names/metrics/callables, or a list/dict of lists per output.
+            loss_weights: a list or dict of scalars weighting each output's loss.
+        """
+        from ..training._trainer import Trainer
+
+        self._trainer = Trainer(self, optimizer=optimizer, loss=loss, metrics=metrics,
+                                loss_weights=loss_weights, **kwargs)
+
+    def _require_compiled(self, what: str):
+        if self._trainer is None:
+            raise RuntimeError(
+                f"You must call `compile()` before `{what}()` on model '{self.name}', e.g. "
+                "`model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')`."
+            )
+        return self._trainer
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, **kwargs):
+        """Trains the model; returns a `History`. Arguments as Keras's `Model.fit`."""
+        return self._require_compiled("fit").fit(
+            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+            validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+            class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """Returns the loss and metrics on `(x, y)`: a scalar, a list, or a dict with
+        `return_dict=True`."""
+        return self._require_compiled("evaluate").evaluate(
+            x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
+            callbacks=callbacks, return_dict=return_dict, **kwargs)
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
+        """Returns the model's outputs on `x` as NumPy, batched (needs no `compile`)."""
+        from ..training._trainer import predict
+
+        return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks, **kwargs)
+
+
+def _size_str(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.2f} {unit}" if unit != "B" else f"{nbytes} B"
+        nbytes /= 1024
+
+
+def _spec_from_shapes(shapes, dtypes=None):
+    """Input shapes (batch axis None or an int) → ShapeDtypeStructs with a batch of 1."""
+    is_shape = lambda s: isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
+    if dtypes is None:
+        dtypes = jax.tree.map(lambda s: jnp.float32, shapes, is_leaf=is_shape)
+    return jax.tree.map(
+        lambda s, d: jax.ShapeDtypeStruct((1 if s[0] is None else s[0],) + tuple(
+            1 if v is None else v for v in s[1:]), d),
+        shapes, dtypes, is_leaf=is_shape)
+
+
+def _check_same_tree(old, new, what):
+    old_paths = {jax.tree_util.keystr(p): a.shape for p, a in jax.tree_util.tree_leaves_with_path(old)}
+    new_paths = {jax.tree_util.keystr(p): np.shape(a) for p, a in jax.tree_util.tree_leaves_with_path(new)}
+    if old_paths.keys() != new_paths.keys():
+        missing = sorted(old_paths.keys() - new_paths.keys())
+        extra = sorted(new_paths.keys() - old_paths.keys())
+        raise ValueError(f"The {what} assigned do not match the model: missing {missing}, "
+                         f"unexpected {extra}.")
+    for k, shape in old_paths.items():
+        if tuple(new_paths[k]) != tuple(shape):
+            raise ValueError(f"The {what} assigned do not match the model: {k} has shape "
+                             f"{shape_str(shape)}, received {shape_str(new_paths[k])}.")

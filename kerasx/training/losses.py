@@ -1,0 +1,855 @@
+"""Loss functions with Keras 3 semantics, as pure JAX functions.
+
+Two layers, as in Keras:
+
+* Per-sample functions (`categorical_crossentropy`, `mean_squared_error`, ...)
+  map `(y_true, y_pred)` to one value per sample: the last axis is reduced.
+* `Loss` classes hold the options (`from_logits`, `label_smoothing`,
+  `reduction`, `name`) and reduce the per-sample values to a scalar with
+  optional `sample_weight`, exactly as `keras.losses.Loss.__call__` does.
+
+For the trainer, every `Loss` also exposes `per_sample(y_true, y_pred)` and the
+module exposes `reduce(values, sample_weight, count)`, so a padded final batch
+(zero-weight rows) can be divided by the number of real samples.
+
+Everything here is jit-safe: Python branches only look at static shapes and
+options, never at array values. The host-side label check `check_labels` is the
+one exception: it reads numpy arrays before training starts.
+
+Example:
+
+>>> loss = CategoricalCrossentropy(from_logits=True)
+>>> loss(y_true_one_hot, logits)                  # scalar
+>>> loss.per_sample(y_true_one_hot, logits)       # shape (batch,)
+"""
+
+from typing import Any, Callable, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "EPSILON",
+    "REDUCTIONS",
+    "Loss",
+    "LossFunctionWrapper",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "BinaryCrossentropy",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_crossentropy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "huber",
+    "squeeze_or_expand_to_same_rank",
+    "reduce",
+    "reduce_weighted_values",
+    "get",
+    "check_labels",
+]
+
+EPSILON = 1e-7  # keras.backend.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON].
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+# ---------------------------------------------------------------------------
+# Shape helpers
+# ---------------------------------------------------------------------------
+
+
+def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+    """Squeezes or expands a trailing size-1 axis so two arrays have equal rank.
+
+    Mirrors `keras.src.losses.loss.squeeze_or_expand_to_same_rank`: acts only when
+    the ranks differ by exactly one and the longer array ends in a size-1 axis.
+    A rank-1 partner is expanded (`(n,)` -> `(n, 1)`) rather than the other
+    array squeezed, unless `expand_rank_1=False`.
+
+    Args:
+        x1: An array.
+        x2: An array.
+        expand_rank_1: Whether to expand a rank-1 partner instead of squeezing.
+
+    Returns:
+        The pair `(x1, x2)`, possibly reshaped.
+    """
+    r1, r2 = jnp.ndim(x1), jnp.ndim(x2)
+    if r1 == r2:
+        return x1, x2
+    if r1 == r2 + 1 and jnp.shape(x1)[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = jnp.expand_dims(x2, -1)
+        else:
+            x1 = jnp.squeeze(x1, -1)
+    if r2 == r1 + 1 and jnp.shape(x2)[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = jnp.expand_dims(x1, -1)
+        else:
+            x2 = jnp.squeeze(x2, -1)
+    return x1, x2
+
+
+def _to_float(x, dtype=None):
+    """Converts to a float array: `dtype`, or x's own float dtype, or float32."""
+    x = jnp.asarray(x)
+    if dtype is not None:
+        return x.astype(dtype)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return x.astype(jnp.float32)
+    return x
+
+
+def _check_same_shape(fn_name, y_true, y_pred):
+    if jnp.shape(y_true) != jnp.shape(y_pred):
+        raise ValueError(
+            f"In `{fn_name}`, `y_true` and `y_pred` must have the same shape. "
+            f"Received: y_true.shape={jnp.shape(y_true)}, y_pred.shape={jnp.shape(y_pred)}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Per-sample functions
+# ---------------------------------------------------------------------------
+
+
+def _log_probs(y_pred, from_logits, axis):
+    """Log-probabilities the way Keras computes them (renormalise, then clip)."""
+    if from_logits:
+        return jax.nn.log_softmax(y_pred, axis=axis)
+    probs = y_pred / jnp.sum(y_pred, axis=axis, keepdims=True)
+    return jnp.log(jnp.clip(probs, EPSILON, 1.0 - EPSILON))
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Computes the categorical crossentropy between one-hot labels and predictions.
+
+    With `from_logits=False`, `y_pred` is renormalised to sum to one along `axis`
+    and clipped to `[1e-7, 1 - 1e-7]` before the log, as in Keras.
+
+    Args:
+        y_true: One-hot (or soft) labels, same shape as `y_pred`.
+        y_pred: Probabilities, or logits if `from_logits=True`.
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Float in `[0, 1]`; labels become
+            `y_true * (1 - label_smoothing) + label_smoothing / num_classes`,
+            where `num_classes = y_true.shape[-1]` (Keras uses the last axis here
+            whatever `axis` is).
+        axis: The class axis.
+
+    Returns:
+        The loss, with `axis` reduced: shape `y_pred.shape` without `axis`.
+    """
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be an int. Received: axis={axis!r} of type {type(axis)}")
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if label_smoothing:
+        num_classes = jnp.shape(y_true)[-1]
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
+    _check_same_shape("categorical_crossentropy", y_true, y_pred)
+    if jnp.ndim(y_pred) < 1:
+        raise ValueError(
+            "In `categorical_crossentropy`, `y_true` and `y_pred` must be at least rank 1. "
+            f"Received: y_true.shape={jnp.shape(y_true)}, y_pred.shape={jnp.shape(y_pred)}"
+        )
+    return -jnp.sum(y_true * _log_probs(y_pred, from_logits, axis), axis=axis)
+
+
+def _sparse_crossentropy_and_mask(y_true, y_pred, from_logits, ignore_class, axis):
+    """Sparse categorical crossentropy plus the valid-label mask (None if no `ignore_class`)."""
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true)
+    if jnp.ndim(y_true) == jnp.ndim(y_pred) and jnp.shape(y_true)[axis] == 1:
+        y_true = jnp.squeeze(y_true, axis=axis)
+    if jnp.ndim(y_pred) < 1:
+        raise ValueError(
+            "In `sparse_categorical_crossentropy`, `y_pred` must be at least rank 1. "
+            f"Received: y_pred.shape={jnp.shape(y_pred)}"
+        )
+    class_axis = axis % jnp.ndim(y_pred)
+    expected = tuple(d for i, d in enumerate(jnp.shape(y_pred)) if i != class_axis)
+    if jnp.shape(y_true) != expected:
+        raise ValueError(
+            "In `sparse_categorical_crossentropy`, `y_true` must hold one integer label per "
+            f"sample: expected y_true.shape={expected} (or {expected + (1,)}) for "
+            f"y_pred.shape={jnp.shape(y_pred)}. Received: y_true.shape={jnp.shape(y_true)}"
+        )
+    mask = None
+    if ignore_class is not None:
+        mask = y_true != jnp.asarray(ignore_class).astype(y_true.dtype)
+        y_true = jnp.where(mask, y_true, 0)
+    labels = y_true.astype(jnp.int32)
+    one_hot = jax.nn.one_hot(labels, jnp.shape(y_pred)[class_axis], axis=class_axis, dtype=y_pred.dtype)
+    values = -jnp.sum(one_hot * _log_probs(y_pred, from_logits, class_axis), axis=class_axis)
+    if mask is not None:
+        values = jnp.where(mask, values, 0.0)
+    return values, mask
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    """Computes the crossentropy between integer labels and predictions.
+
+    Args:
+        y_true: Integer class ids, shape `y_pred.shape` without the class axis
+            (a trailing axis of size 1 is accepted and squeezed).
+        y_pred: Probabilities, or logits if `from_logits=True`.
+        from_logits: Whether `y_pred` holds logits.
+        ignore_class: Optional class id (e.g. `-1` or `255`) whose samples get a
+            loss of 0. The `Loss` class also excludes them from the mean, as
+            Keras does; this function only zeroes them.
+        axis: The class axis of `y_pred`.
+
+    Returns:
+        The loss per sample: shape `y_pred.shape` without the class axis.
+    """
+    values, _ = _sparse_crossentropy_and_mask(y_true, y_pred, from_logits, ignore_class, axis)
+    return values
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Computes the binary crossentropy, averaged over `axis`.
+
+    With `from_logits=False`, `y_pred` is clipped to `[1e-7, 1 - 1e-7]` before
+    the logs, as in Keras.
+
+    Args:
+        y_true: Labels in `[0, 1]`, same shape as `y_pred`.
+        y_pred: Probabilities, or logits if `from_logits=True`.
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Float in `[0, 1]`; labels are squeezed towards 0.5:
+            `y_true * (1 - label_smoothing) + 0.5 * label_smoothing`.
+        axis: The axis the mean is taken over.
+
+    Returns:
+        The loss with `axis` reduced.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    _check_same_shape("binary_crossentropy", y_true, y_pred)
+    if from_logits:
+        elementwise = -y_true * jax.nn.log_sigmoid(y_pred) - (1.0 - y_true) * jax.nn.log_sigmoid(-y_pred)
+    else:
+        p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        elementwise = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
+    return jnp.mean(elementwise, axis=axis)
+
+
+def _regression_inputs(y_true, y_pred):
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    return squeeze_or_expand_to_same_rank(y_true, y_pred)
+
+
+def mean_squared_error(y_true, y_pred):
+    """Computes `mean(square(y_true - y_pred), axis=-1)`.
+
+    Note (Keras semantics): a `(n,)` target against a `(n, 1)` prediction is
+    expanded to `(n, 1)` and gives `n` values; `(n,)` against `(n,)` gives one
+    scalar, the mean over the batch.
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jnp.square(y_true - y_pred), axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """Computes `mean(abs(y_true - y_pred), axis=-1)` (see `mean_squared_error` for shapes)."""
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Computes the Huber loss, averaged over the last axis.
+
+    Elementwise: `0.5 * e**2` where `|e| <= delta`, else `delta * |e| - 0.5 * delta**2`,
+    with `e = y_pred - y_true`.
+
+    Args:
+        y_true: Targets.
+        y_pred: Predictions.
+        delta: Where the loss changes from quadratic to linear.
+
+    Returns:
+        The loss with the last axis reduced.
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    delta = jnp.asarray(delta, dtype=y_pred.dtype)
+    error = y_pred - y_true
+    abs_error = jnp.abs(error)
+    half = jnp.asarray(0.5, dtype=y_pred.dtype)
+    elementwise = jnp.where(
+        abs_error <= delta, half * jnp.square(error), delta * abs_error - half * jnp.square(delta)
+    )
+    return jnp.mean(elementwise, axis=-1)
+
+
+# ---------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------
+
+
+def _standardize_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"Invalid value for argument `reduction`. Expected one of {list(REDUCTIONS)}. "
+            f"Received: reduction={reduction!r}"
+        )
+    return reduction
+
+
+def _broadcast_weight(values, sample_weight):
+    """Aligns `sample_weight` with `values` (Keras's squeeze/expand, then trailing axes)."""
+    values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+    extra = jnp.ndim(values) - jnp.ndim(sample_weight)
+    if extra > 0:  # e.g. per-timestep losses (n, t) with per-sample weights (n,)
+        sample_weight = jnp.reshape(sample_weight, jnp.shape(sample_weight) + (1,) * extra)
+    return values, sample_weight
+
+
+def _divide_no_nan(x, y):
+    safe_y = jnp.where(y == 0, jnp.ones_like(y), y)
+    return jnp.where(y == 0, jnp.zeros_like(x), x / safe_y)
+
+
+def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch_size", mask=None):
+    """Weights per-sample values and reduces them, like `keras.losses.Loss.__call__`.
+
+    Args:
+        values: Per-sample (or per-element) losses.
+        sample_weight: Optional weights broadcastable to `values` after Keras's
+            squeeze/expand of a trailing size-1 axis.
+        reduction: `"sum_over_batch_size"`/`"mean"` (weighted sum divided by the
+            number of elements of `values`), `"sum"`, `"mean_with_sample_weight"`
+            (divided by the sum of the weights), or `"none"`/`None`.
+        mask: Optional boolean array of valid entries (from `ignore_class`);
+            masked entries are excluded from the mean as in Keras.
+
+    Returns:
+        A scalar, or the weighted values for `"none"`/`None`.
+    """
+    reduction = _standardize_reduction(reduction)
+    values = jnp.asarray(values)
+    if mask is not None:
+        if reduction in ("sum_over_batch_size", "mean"):
+            # Valid entries get weight total/valid so that the mean is over valid entries.
+            mask_f = mask.astype(values.dtype)
+            total = jnp.asarray(mask_f.size, values.dtype)
+            float_mask = jnp.where(mask, _divide_no_nan(total, jnp.sum(mask_f)), 0.0).astype(values.dtype)
+        else:
+            float_mask = mask.astype(values.dtype)
+        if sample_weight is None:
+            sample_weight = float_mask
+        else:
+            float_mask, sample_weight = squeeze_or_expand_to_same_rank(
+                float_mask, jnp.asarray(sample_weight, values.dtype)
+            )
+            sample_weight = sample_weight * float_mask
+    if sample_weight is not None:
+        values, sample_weight = _broadcast_weight(values, jnp.asarray(sample_weight).astype(values.dtype))
+        values = values * sample_weight
+    if reduction in (None, "none") or jnp.shape(values) in ((), (0,)):
+        return values
+    loss = jnp.sum(values)
+    if reduction == "sum":
+        return loss
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = jnp.sum(sample_weight).astype(loss.dtype)
+    else:
+        divisor = jnp.asarray(values.size, loss.dtype)
+    return _divide_no_nan(loss, divisor)
+
+
+def reduce(values, sample_weight, count):
+    """Weighted mean over real samples, for batches padded with zero-weight rows.
+
+    Computes `sum(values * sample_weight) / (count * prod(values.shape[1:]))`:
+    for per-sample values of shape `(batch,)` that is
+    `sum(values * sample_weight) / count`, and for per-element values (e.g. one
+    loss per timestep) it matches Keras's "sum_over_batch_size", which divides by
+    the number of elements.
+
+    Args:
+        values: Per-sample losses, leading axis = batch (padded rows included).
+        sample_weight: Weights broadcastable to `values` like Keras's
+            `squeeze_or_expand_to_same_rank`; padded rows must have weight 0.
+        count: The number of real (unpadded) samples; a Python number or a
+            scalar array (it may be traced).
+
+    Returns:
+        A scalar.
+    """
+    values = jnp.asarray(values)
+    values, sample_weight = _broadcast_weight(values, jnp.asarray(sample_weight).astype(values.dtype))
+    per_row = int(np.prod(jnp.shape(values)[1:])) if jnp.ndim(values) > 1 else 1
+    divisor = jnp.asarray(count, values.dtype) * per_row
+    return _divide_no_nan(jnp.sum(values * sample_weight), divisor)
+
+
+# ---------------------------------------------------------------------------
+# Loss classes
+# ---------------------------------------------------------------------------
+
+
+class Loss:
+    """Base class: holds options, reduces per-sample values to a scalar.
+
+    Subclasses implement `call(y_true, y_pred)` returning per-sample values, or
+    `call_with_mask` when some entries must be excluded from the mean.
+
+    Args:
+        name: Name of the loss (defaults to the snake-case class name).
+        reduction: `"sum_over_batch_size"` (default), `"sum"`, `"mean"`,
+            `"mean_with_sample_weight"`, `"none"` or `None`.
+        dtype: Computation dtype; inputs are cast to it (Keras casts to
+            `floatx()`, i.e. float32).
+    """
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        self.name = name or _snake_case(type(self).__name__)
+        self.reduction = _standardize_reduction(reduction)
+        self.dtype = jnp.dtype(dtype or jnp.float32)
+
+    def call(self, y_true, y_pred):
+        """Returns per-sample losses (to be implemented by subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `call(y_true, y_pred)`.")
+
+    def call_with_mask(self, y_true, y_pred):
+        """Returns `(per_sample_values, mask)`; `mask` is None or a boolean array of valid entries."""
+        return self.call(y_true, y_pred), None
+
+    def _cast_inputs(self, y_true, y_pred):
+        return _cast_tree(y_true, self.dtype), _cast_tree(y_pred, self.dtype)
+
+    def per_sample(self, y_true, y_pred):
+        """Returns the unreduced, unweighted losses (shape `(batch,)` for usual inputs)."""
+        return self.per_sample_with_mask(y_true, y_pred)[0]
+
+    def per_sample_with_mask(self, y_true, y_pred):
+        """Returns `(per_sample_values, mask)`; see `call_with_mask`."""
+        y_true, y_pred = self._cast_inputs(y_true, y_pred)
+        return self.call_with_mask(y_true, y_pred)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Computes the reduced loss, as `keras.losses.Loss.__call__`.
+
+        Args:
+            y_true: Targets.
+            y_pred: Predictions.
+            sample_weight: Optional per-sample (or per-element) weights.
+
+        Returns:
+            A scalar, or the weighted per-sample values when `reduction` is
+            `"none"`/`None`.
+        """
+        values, mask = self.per_sample_with_mask(y_true, y_pred)
+        return reduce_weighted_values(values, sample_weight, self.reduction, mask=mask)
+
+    def get_config(self):
+        """Returns the constructor arguments as a dict."""
+        return {"name": self.name, "reduction": self.reduction}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _cast_tree(x, dtype):
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a).astype(dtype), x)
+
+
+class LossFunctionWrapper(Loss):
+    """Wraps a per-sample function `fn(y_true, y_pred, **kwargs)` as a `Loss`.
+
+    Like Keras, `y_true` and `y_pred` are first brought to the same rank by
+    squeezing/expanding a trailing size-1 axis.
+
+    Args:
+        fn: A function returning per-sample losses.
+        reduction: See `Loss`.
+        name: Name of the loss (defaults to `fn.__name__`).
+        dtype: See `Loss`.
+        **kwargs: Keyword arguments passed to `fn`.
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise ValueError(f"Expected `fn` to be callable. Received: fn={fn!r}")
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": getattr(self.fn, "__name__", repr(self.fn)), **self.fn_kwargs}
+
+
+class CategoricalCrossentropy(LossFunctionWrapper):
+    """Crossentropy between one-hot labels `(batch, k)` and predictions `(batch, k)`.
+
+    Args:
+        from_logits: Whether `y_pred` holds logits (recommended) or probabilities.
+        label_smoothing: Float in `[0, 1]`, see `categorical_crossentropy`.
+        axis: The class axis.
+        reduction: See `Loss`.
+        name: Defaults to `"categorical_crossentropy"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name="categorical_crossentropy",
+        dtype=None,
+    ):
+        _check_smoothing(label_smoothing)
+        super().__init__(
+            categorical_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def get_config(self):
+        return {
+            **Loss.get_config(self),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
+
+
+class SparseCategoricalCrossentropy(LossFunctionWrapper):
+    """Crossentropy between integer labels `(batch,)` and predictions `(batch, k)`.
+
+    Args:
+        from_logits: Whether `y_pred` holds logits (recommended) or probabilities.
+        ignore_class: Optional class id whose samples are excluded: their loss is
+            0 and, with `"sum_over_batch_size"`, they do not count in the mean.
+        reduction: See `Loss`.
+        axis: The class axis.
+        name: Defaults to `"sparse_categorical_crossentropy"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(
+        self,
+        from_logits=False,
+        ignore_class=None,
+        reduction="sum_over_batch_size",
+        axis=-1,
+        name="sparse_categorical_crossentropy",
+        dtype=None,
+    ):
+        super().__init__(
+            sparse_categorical_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            ignore_class=ignore_class,
+            axis=axis,
+        )
+        self.from_logits = from_logits
+        self.ignore_class = ignore_class
+        self.axis = axis
+
+    def _cast_inputs(self, y_true, y_pred):
+        # Labels stay integers (Keras round-trips them through float32; same result).
+        y_true = jnp.asarray(y_true)
+        if not jnp.issubdtype(y_true.dtype, jnp.integer):
+            y_true = y_true.astype(self.dtype)
+        return y_true, _cast_tree(y_pred, self.dtype)
+
+    def call_with_mask(self, y_true, y_pred):
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return _sparse_crossentropy_and_mask(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
+
+    def call(self, y_true, y_pred):
+        return self.call_with_mask(y_true, y_pred)[0]
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
+
+
+class BinaryCrossentropy(LossFunctionWrapper):
+    """Crossentropy for 0/1 labels, averaged over the last axis.
+
+    Args:
+        from_logits: Whether `y_pred` holds logits (recommended) or probabilities.
+        label_smoothing: Float in `[0, 1]`, see `binary_crossentropy`.
+        axis: The axis averaged over.
+        reduction: See `Loss`.
+        name: Defaults to `"binary_crossentropy"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name="binary_crossentropy",
+        dtype=None,
+    ):
+        _check_smoothing(label_smoothing)
+        super().__init__(
+            binary_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def get_config(self):
+        return {
+            **Loss.get_config(self),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
+
+
+class MeanSquaredError(LossFunctionWrapper):
+    """Mean of squared errors over the last axis: `mean(square(y_true - y_pred))`."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class MeanAbsoluteError(LossFunctionWrapper):
+    """Mean of absolute errors over the last axis: `mean(abs(y_true - y_pred))`."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class Huber(LossFunctionWrapper):
+    """Huber loss, quadratic within `delta` of the target and linear outside.
+
+    Args:
+        delta: Where the loss changes from quadratic to linear.
+        reduction: See `Loss`.
+        name: Defaults to `"huber_loss"` (the Keras name).
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+        self.delta = delta
+
+    def get_config(self):
+        return {**Loss.get_config(self), "delta": self.delta}
+
+
+def _check_smoothing(label_smoothing):
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(
+            "Received an invalid value for `label_smoothing`, expected a float in [0, 1]. "
+            f"Received: label_smoothing={label_smoothing}"
+        )
+
+
+def _snake_case(name):
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Lookup
+# ---------------------------------------------------------------------------
+
+_BY_NAME = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "MSE": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError,
+    "huber": Huber,
+    "huber_loss": Huber,
+}
+_BY_NAME.update(
+    {
+        cls.__name__: cls
+        for cls in (
+            CategoricalCrossentropy,
+            SparseCategoricalCrossentropy,
+            BinaryCrossentropy,
+            MeanSquaredError,
+            MeanAbsoluteError,
+            Huber,
+        )
+    }
+)
+
+
+def get(identifier):
+    """Resolves a loss identifier to a `Loss`.
+
+    Args:
+        identifier: A Keras loss name or alias (`"categorical_crossentropy"`,
+            `"mse"`, `"huber_loss"`, `"MeanSquaredError"`, ...), a `Loss`
+            instance (returned as is), or a callable `(y_true, y_pred) ->
+            per-sample values` (wrapped in a `LossFunctionWrapper`).
+
+    Returns:
+        A `Loss`.
+
+    Raises:
+        ValueError: for an unknown name or a non-callable identifier.
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _BY_NAME:
+            raise ValueError(
+                f"Unknown loss: {identifier!r}. Expected one of {sorted(_BY_NAME)}, a `Loss` "
+                "instance, or a callable `fn(y_true, y_pred)` returning per-sample losses."
+            )
+        return _BY_NAME[identifier]()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
+    raise ValueError(
+        f"Could not interpret loss identifier: {identifier!r}. Expected a loss name "
+        f"(one of {sorted(_BY_NAME)}), a `Loss` instance, or a callable."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Host-side label validation
+# ---------------------------------------------------------------------------
+
+
+def _kind(loss) -> Optional[str]:
+    """Which label convention a loss expects: 'categorical', 'sparse' or None."""
+    loss = get(loss)
+    if isinstance(loss, SparseCategoricalCrossentropy):
+        return "sparse"
+    if isinstance(loss, CategoricalCrossentropy):
+        return "categorical"
+    fn = getattr(loss, "fn", None)
+    if fn is sparse_categorical_crossentropy:
+        return "sparse"
+    if fn is categorical_crossentropy:
+        return "categorical"
+    return None
+
+
+def _dims_match(a, b):
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def check_labels(loss, y_true_shape, y_pred_shape, y_true_sample=None):
+    """Checks on the host that labels fit the loss, before any training step.
+
+    Catches the classic mix-ups with a message naming the loss and the fix:
+    integer labels given to `categorical_crossentropy`, one-hot labels given to
+    `sparse_categorical_crossentropy`, and sparse labels outside `[0, k)`.
+
+    Args:
+        loss: A loss identifier (anything `get` accepts).
+        y_true_shape: Shape of the labels (`None` allowed for the batch axis).
+        y_pred_shape: Shape of the model output.
+        y_true_sample: Optional label array (numpy) to range-check sparse labels.
+
+    Raises:
+        ValueError: naming the loss, the expected and the received shapes or values.
+    """
+    kind = _kind(loss)
+    if kind is None:
+        return
+    name = get(loss).name
+    t, p = tuple(y_true_shape), tuple(y_pred_shape)
+    if not p:
+        return
+    k = p[-1]
+    sparse_like = (len(t) == len(p) - 1 and _dims_match(t, p[:-1])) or (
+        len(t) == len(p) and t[-1] == 1 and _dims_match(t[:-1], p[:-1])
+    )
+    if kind == "categorical":
+        if k is not None and k > 1 and sparse_like:
+            raise ValueError(
+                f"Loss `{name}` expects one-hot labels of shape {p} matching y_pred, but received "
+                f"integer class labels: y_true.shape={t}, y_pred.shape={p}. Either use "
+                "loss='sparse_categorical_crossentropy', or one-hot encode the labels with "
+                f"`kerasx.utils.to_categorical(y, num_classes={k})`."
+            )
+        if not _dims_match(t, p):
+            raise ValueError(
+                f"Loss `{name}` expects y_true and y_pred of the same shape. "
+                f"Received: y_true.shape={t}, y_pred.shape={p}"
+            )
+        return
+    # sparse
+    if len(t) == len(p) and k is not None and k > 1 and t[-1] == k and _dims_match(t[:-1], p[:-1]):
+        raise ValueError(
+            f"Loss `{name}` expects integer class labels of shape {p[:-1]} (or {p[:-1] + (1,)}), "
+            f"but received one-hot labels: y_true.shape={t}, y_pred.shape={p}. Either use "
+            "loss='categorical_crossentropy', or pass the class ids `y.argmax(axis=-1)`."
+        )
+    if not sparse_like:
+        raise ValueError(
+            f"Loss `{name}` expects integer class labels of shape {p[:-1]} (or {p[:-1] + (1,)}) "
+            f"for y_pred.shape={p}. Received: y_true.shape={t}"
+        )
+    if y_true_sample is not None and k is not None:
+        labels = np.asarray(y_true_sample)
+        ignore = getattr(get(loss), "ignore_class", None)
+        if ignore is not None:
+            labels = labels[labels != ignore]
+        if labels.size == 0:
+            return
+        if not np.issubdtype(labels.dtype, np.integer):
+            fractional = labels[labels != np.floor(labels)]
+            if fractional.size:
+                raise ValueError(
+                    f"Loss `{name}` expects integer class labels in [0, {k}). "
+                    f"Received a non-integer label: {fractional.flat[0].item()!r}"
+                )
+        bad = labels[(labels < 0) | (labels >= k)]
+        if bad.size:
+            raise ValueError(
+                f"Loss `{name}` expects class labels in [0, {k}) for y_pred with {k} classes "
+                f"(y_pred.shape={p}). Received a label of {bad.flat[0].item()!r} "
+                f"(labels range over [{labels.min().item()!r}, {labels.max().item()!r}])."
+            )

@@ -1,0 +1,125 @@
+"""Small host-side utilities: one-hot labels and global seeding.
+
+kerasx keeps no hidden random state of its own. When a user does not pass an
+explicit `jax.random` key, kerasx draws one with `next_rng_key()`, which reads
+NumPy's global RNG; `set_random_seed(seed)` therefore makes those default keys
+(and so model initialisation) reproducible.
+"""
+
+import random
+
+import jax
+import numpy as np
+
+__all__ = ["next_rng_key", "set_random_seed", "to_categorical"]
+
+
+def to_categorical(x, num_classes=None):
+    """Converts a class vector (integers) to a one-hot (binary class) matrix.
+
+    Args:
+        x: Array-like of integer class labels in `[0, num_classes)`. A trailing
+            axis of size 1 (shape `(..., 1)`) is squeezed, as in Keras.
+        num_classes: Total number of classes. If `None`, it is inferred as
+            `max(x) + 1`.
+
+    Returns:
+        A float32 NumPy array of shape `x.shape + (num_classes,)` with the
+        class axis last.
+
+    Raises:
+        ValueError: if `x` holds non-integer values, a negative label, or a
+            label `>= num_classes`, or if `num_classes` is not a positive integer.
+
+    Example:
+
+    >>> to_categorical([0, 2, 1], num_classes=3)
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "iub":
+        if x.dtype.kind == "f" and np.all(np.isfinite(x)) and np.all(x == np.round(x)):
+            x = x.astype(np.int64)
+        else:
+            raise ValueError(
+                "Received an invalid value for `x` in `to_categorical`, expected "
+                f"integer class labels. Received: x with dtype={x.dtype}"
+            )
+    x = x.astype(np.int64)
+    input_shape = x.shape
+    # Shrink the last dimension if the shape is (..., 1), as Keras does.
+    if len(input_shape) > 1 and input_shape[-1] == 1:
+        input_shape = input_shape[:-1]
+    x = x.reshape(-1)
+
+    if num_classes is None:
+        if x.size == 0:
+            raise ValueError(
+                "Cannot infer `num_classes` from an empty `x`; pass "
+                "`num_classes` explicitly. Received: x with shape "
+                f"{np.shape(x)}"
+            )
+        num_classes = int(x.max()) + 1
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
+        num_classes, (int, np.integer)
+    ) or num_classes < 1:
+        raise ValueError(
+            "Received an invalid value for `num_classes`, expected a positive "
+            f"integer. Received: num_classes={num_classes!r}"
+        )
+    num_classes = int(num_classes)
+
+    if x.size:
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0:
+            raise ValueError(
+                "Received an invalid value in `x`: class labels must be in "
+                f"[0, {num_classes}). Received: a negative label {lo}"
+            )
+        if hi >= num_classes:
+            raise ValueError(
+                "Received an invalid value in `x`: class labels must be in "
+                f"[0, num_classes) = [0, {num_classes}). Received: label {hi} "
+                f">= num_classes={num_classes}"
+            )
+
+    categorical = np.zeros((x.shape[0], num_classes), dtype=np.float32)
+    categorical[np.arange(x.shape[0]), x] = 1.0
+    return categorical.reshape(tuple(input_shape) + (num_classes,))
+
+
+def set_random_seed(seed):
+    """Seeds Python's `random` and NumPy's global RNG.
+
+    kerasx derives its default JAX keys from NumPy's global RNG (see
+    `next_rng_key`), so after `set_random_seed(seed)` model initialisation and
+    default dropout keys are deterministic. No other global state is touched.
+
+    Args:
+        seed: A non-negative integer.
+
+    Raises:
+        ValueError: if `seed` is not a non-negative integer.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            "Received an invalid value for `seed`, expected a non-negative "
+            f"integer. Received: seed={seed!r}"
+        )
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))  # NumPy's legacy seeding accepts [0, 2**32).
+
+
+def next_rng_key():
+    """Returns a fresh JAX PRNG key drawn from NumPy's global RNG.
+
+    This is where kerasx gets a key when the user supplies none; seed it with
+    `set_random_seed`.
+
+    Returns:
+        A new-style typed `jax.random.key`.
+    """
+    return jax.random.key(np.random.randint(0, 2**31 - 1))

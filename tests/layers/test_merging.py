@@ -1,0 +1,124 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kerasx.layers import _merging as m
+from kerasx.layers._base import KerasTensor
+from kerasx.layers._core import Dense, Input
+from harness import keras, run_layer_test
+
+
+def x_of(shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def spec(shape):
+    return jax.ShapeDtypeStruct(shape, jnp.float32)
+
+
+ELEMENTWISE = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]
+
+SHAPE_CASES = [  # (input shapes, output shape)
+    ([(4, 5), (4, 5)], (4, 5)),
+    ([(4, 5), (4, 5), (4, 5)], (4, 5)),
+    ([(2, 3, 4), (2, 1, 4)], (2, 3, 4)),  # a size-1 axis broadcasts
+    ([(2, 4), (2, 3, 4)], (2, 3, 4)),  # lower rank: new axes right after the batch axis
+    ([(3, 2, 1), (3, 5)], (3, 2, 5)),
+]
+
+
+@pytest.mark.parametrize("shapes,out_shape", SHAPE_CASES, ids=lambda s: str(s).replace(" ", ""))
+@pytest.mark.parametrize("cls", ELEMENTWISE)
+def test_elementwise_merges_match_keras(cls, shapes, out_shape):
+    if cls == "Subtract" and len(shapes) != 2:
+        pytest.skip("Subtract takes exactly 2 inputs")
+    k = keras()
+    xs = [x_of(s, seed=i) for i, s in enumerate(shapes)]
+    y, params, state = run_layer_test(getattr(m, cls)(), xs, getattr(k.layers, cls)(),
+                                      expected_num_weights=0)
+    assert y.shape == out_shape
+    assert params == {} and state == {}
+
+
+@pytest.mark.parametrize("axis,shapes", [
+    (-1, [(2, 3), (2, 4)]),
+    (1, [(2, 3, 4), (2, 5, 4), (2, 1, 4)]),
+    (-2, [(2, 3, 4), (2, 2, 4)]),
+    (0, [(2, 3), (5, 3)]),
+])
+def test_concatenate_matches_keras(axis, shapes):
+    k = keras()
+    xs = [x_of(s, seed=i) for i, s in enumerate(shapes)]
+    y, _, _ = run_layer_test(m.Concatenate(axis=axis), xs, k.layers.Concatenate(axis=axis))
+    assert y.shape == np.concatenate(xs, axis=axis).shape
+
+
+def test_values():
+    a, b, c = (jnp.full((2, 2), v) for v in (1.0, 4.0, -2.0))
+    np.testing.assert_array_equal(m.add([a, b, c]), 3.0)
+    np.testing.assert_array_equal(m.subtract([a, b]), -3.0)
+    np.testing.assert_array_equal(m.multiply([a, b, c]), -8.0)
+    np.testing.assert_array_equal(m.average([a, b, c]), 1.0)
+    np.testing.assert_array_equal(m.maximum([a, b, c]), 4.0)
+    np.testing.assert_array_equal(m.minimum([a, b, c]), -2.0)
+    np.testing.assert_array_equal(m.concatenate([a, b], axis=0), jnp.concatenate([a, b], 0))
+
+
+@pytest.mark.parametrize("fn,expected", [
+    (m.add, (None, 4, 8)), (m.subtract, (None, 4, 8)), (m.multiply, (None, 4, 8)),
+    (m.average, (None, 4, 8)), (m.maximum, (None, 4, 8)), (m.minimum, (None, 4, 8)),
+])
+def test_functional_forms_on_symbolic_tensors(fn, expected):
+    a, b = Input((4, 8)), Input((8,))
+    out = fn([a, b], name="merged")
+    assert isinstance(out, KerasTensor) and out.shape == expected
+    assert out.node.layer.name == "merged"
+    assert out.node.input_tensors == [a, b]
+
+
+def test_concatenate_functional_and_operator():
+    a, b = Input((4, 8)), Input((4, 3))
+    assert m.concatenate([a, b]).shape == (None, 4, 11)
+    assert m.concatenate([a, a], axis=1).shape == (None, 8, 8)
+    assert m.Concatenate(axis=-2)([a, a]).shape == (None, 8, 8)
+    assert isinstance((a + a).node.layer, m.Add) and (a + a).shape == (None, 4, 8)
+    h = Dense(8)(a)
+    assert m.add([h, a]).shape == (None, 4, 8)
+
+
+def test_shape_mismatch_errors_name_layer_and_shapes():
+    with pytest.raises(ValueError, match="'add'.*Add.*incompatible shapes.*\\[\\(2, 3\\), \\(2, 4\\)\\]"):
+        m.Add().init(jax.random.key(0), [spec((2, 3)), spec((2, 4))])
+    with pytest.raises(ValueError, match="'add'.*different batch sizes.*\\[\\(2, 3\\), \\(5, 3\\)\\]"):
+        m.Add().apply({}, {}, [jnp.ones((2, 3)), jnp.ones((5, 3))])
+    with pytest.raises(ValueError, match="'c'.*Concatenate.*except for the concatenation axis.*"
+                                         "\\[\\(2, 3, 4\\), \\(2, 5, 4\\)\\]"):
+        m.Concatenate(name="c").init(jax.random.key(0), [spec((2, 3, 4)), spec((2, 5, 4))])
+    with pytest.raises(ValueError, match="same rank.*\\[\\(2, 3\\), \\(2, 3, 1\\)\\]"):
+        m.Concatenate().init(jax.random.key(0), [spec((2, 3)), spec((2, 3, 1))])
+    with pytest.raises(ValueError, match="axis=2 is out of bounds"):
+        m.Concatenate(axis=2).init(jax.random.key(0), [spec((2, 3)), spec((2, 3))])
+    # symbolic calls report the layer and the input shapes
+    with pytest.raises(ValueError, match="'multiply'.*incompatible.*\\(3, 4\\), \\(3, 5\\)"):
+        m.multiply([Input((4,)), Input((5,))])
+    with pytest.raises(ValueError, match="'concatenate'.*\\(3, 4, 2\\), \\(3, 5, 3\\)"):
+        m.concatenate([Input((4, 2)), Input((5, 3))])
+
+
+def test_input_count_errors():
+    with pytest.raises(ValueError, match="'subtract'.*exactly 2 inputs.*3 inputs"):
+        m.Subtract().init(jax.random.key(0), [spec((2, 3))] * 3)
+    with pytest.raises(ValueError, match="'add'.*at least 2 inputs.*Received 1"):
+        m.Add().init(jax.random.key(0), [spec((2, 3))])
+    with pytest.raises(ValueError, match="'maximum'.*list of tensors"):
+        m.Maximum().init(jax.random.key(0), spec((2, 3)))
+    with pytest.raises(ValueError, match="`axis` of layer 'concatenate'.*axis='x'"):
+        m.Concatenate(axis="x")
+
+
+def test_merge_under_grad_and_config():
+    a, b = jnp.ones((2, 3)), jnp.full((2, 3), 2.0)
+    g = jax.grad(lambda u: m.Multiply().apply({}, {}, [u, b])[0].sum())(a)
+    np.testing.assert_array_equal(g, b)
+    assert m.Concatenate(axis=1, name="cat").get_config()["axis"] == 1

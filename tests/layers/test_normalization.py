@@ -1,0 +1,214 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kerasx import initializers
+from kerasx.layers._normalization import BatchNormalization, LayerNormalization
+from harness import keras, run_layer_test
+
+
+def x_of(shape, seed=0, loc=0.0, scale=1.0):
+    return (loc + scale * np.random.default_rng(seed).normal(size=shape)).astype("float32")
+
+
+def spec(shape, dtype=jnp.float32):
+    return jax.ShapeDtypeStruct(shape, dtype)
+
+
+# Non-trivial weights, so that gamma/beta/moving statistics all matter in the comparison.
+RANDOM_INITS = dict(
+    gamma_initializer=initializers.RandomUniform(0.5, 1.5),
+    beta_initializer=initializers.RandomUniform(-0.5, 0.5),
+    moving_mean_initializer=initializers.RandomUniform(-0.5, 0.5),
+    moving_variance_initializer=initializers.RandomUniform(0.5, 2.0),
+)
+
+
+# ------------------------------------------------------------------------------ BatchNormalization
+BN_CASES = [
+    # (input shape, kwargs)
+    ((8, 5), {}),
+    ((8, 5), {"momentum": 0.9, "epsilon": 1e-5}),
+    ((8, 5), {"center": False}),
+    ((8, 5), {"scale": False}),
+    ((8, 5), {"center": False, "scale": False}),
+    ((4, 3, 3, 6), {}),
+    ((4, 6, 3, 3), {"axis": 1}),
+    ((4, 3, 5, 2), {"axis": 2, "momentum": 0.5}),
+    ((4, 3, 3, 6), {"axis": -3, "center": False}),
+]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape,kwargs", BN_CASES)
+def test_batch_norm_matches_keras(shape, kwargs, training):
+    k = keras()
+    layer = BatchNormalization(**kwargs, **RANDOM_INITS)
+    keras_layer = k.layers.BatchNormalization(**kwargs)
+    x = x_of(shape, loc=1.5, scale=2.0)
+    n_weights = 2 + kwargs.get("center", True) + kwargs.get("scale", True)
+    y, params, new_state = run_layer_test(layer, x, keras_layer, training=training, atol=1e-5,
+                                          expected_num_weights=n_weights)
+    # Keras's training call updated its moving statistics in place: compare all weights.
+    for ours, theirs in zip(layer.get_weights_from(params, new_state), keras_layer.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=1e-6)
+    _, state = layer.init(jax.random.key(0), spec(shape))
+    changed = not np.allclose(new_state["moving_mean"], state["moving_mean"])
+    assert changed == training
+
+
+def test_batch_norm_training_uses_batch_statistics():
+    x = x_of((64, 3), loc=4.0, scale=3.0)
+    bn = BatchNormalization(momentum=0.9)
+    params, state = bn.init(jax.random.key(0), x)
+    assert set(params) == {"gamma", "beta"} and set(state) == {"moving_mean", "moving_variance"}
+    y, new_state = bn.apply(params, state, x, training=True)
+    np.testing.assert_allclose(y.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(0), np.sqrt(x.var(0) / (x.var(0) + 1e-3)), rtol=1e-4)
+    np.testing.assert_allclose(new_state["moving_mean"], 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(new_state["moving_variance"], 0.9 + 0.1 * x.var(0), rtol=1e-5)
+    # inference: moving statistics, state returned unchanged
+    y_inf, same = bn.apply(params, new_state, x)
+    assert same is new_state
+    np.testing.assert_allclose(
+        y_inf, (x - new_state["moving_mean"]) / np.sqrt(new_state["moving_variance"] + 1e-3),
+        rtol=1e-5, atol=1e-5)
+
+
+def test_frozen_batch_norm_runs_in_inference_mode():
+    k = keras()
+    x = x_of((8, 4), loc=2.0)
+    bn = BatchNormalization(trainable=False, **RANDOM_INITS)
+    keras_bn = k.layers.BatchNormalization()
+    keras_bn.trainable = False
+    y, params, new_state = run_layer_test(bn, x, keras_bn, training=True, atol=1e-5)
+    _, state = bn.init(jax.random.key(0), x)
+    jax.tree.map(np.testing.assert_array_equal, new_state, state)
+    y_inf, _ = bn.apply(params, state, x, training=False)
+    np.testing.assert_array_equal(y, y_inf)
+    for ours, theirs in zip(bn.get_weights_from(params, new_state), keras_bn.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_bfloat16_inputs_match_keras(training):
+    k = keras()
+    x = x_of((16, 4), loc=100.0, scale=0.5).astype(jnp.bfloat16)
+    bn = BatchNormalization(**RANDOM_INITS)
+    keras_bn = k.layers.BatchNormalization()
+    y, params, new_state = run_layer_test(bn, x, keras_bn, training=training, atol=1e-5)
+    assert y.dtype == jnp.float32 and new_state["moving_mean"].dtype == jnp.float32
+    if training:  # statistics in float32: bfloat16 sums of values near 100 would be far off
+        x64 = np.asarray(x, np.float64)
+        ref = (x64 - x64.mean(0)) / np.sqrt(x64.var(0) + 1e-3) * params["gamma"] + params["beta"]
+        np.testing.assert_allclose(y, ref, atol=1e-3)
+
+
+def test_batch_norm_bfloat16_layer_keeps_its_dtype():
+    x = x_of((16, 4), loc=3.0).astype(jnp.bfloat16)
+    bn = BatchNormalization(dtype="bfloat16")
+    params, state = bn.init(jax.random.key(0), x)
+    y, new_state = bn.apply(params, state, x, training=True)
+    assert y.dtype == jnp.bfloat16
+    assert {v.dtype for v in new_state.values()} == {jnp.dtype(jnp.bfloat16)}
+    np.testing.assert_allclose(np.asarray(new_state["moving_mean"], np.float32),
+                               0.01 * np.asarray(x, np.float32).mean(0), rtol=1e-2)
+
+
+def test_batch_norm_is_differentiable_and_jittable():
+    x = x_of((8, 3))
+    bn = BatchNormalization()
+    params, state = bn.init(jax.random.key(0), x)
+
+    @jax.jit
+    def loss(p, s):
+        y, s = bn.apply(p, s, x, training=True)
+        return jnp.sum(y * jnp.arange(3.0)), s
+
+    (val, s), g = jax.value_and_grad(loss, has_aux=True)(params, state)
+    assert set(g) == {"gamma", "beta"}
+    assert jnp.all(jnp.isfinite(g["gamma"]))
+
+
+def test_batch_norm_errors_teach():
+    with pytest.raises(ValueError, match="`momentum` of layer 'batch_normalization'.*momentum=1.5"):
+        BatchNormalization(momentum=1.5)
+    with pytest.raises(ValueError, match="`axis`.*integer.*LayerNormalization.*axis=\\[1, 2\\]"):
+        BatchNormalization(axis=[1, 2])
+    with pytest.raises(ValueError, match="'bn'.*axis=3.*out of bounds.*rank 2.*\\(4, 5\\)"):
+        BatchNormalization(axis=3, name="bn").init(jax.random.key(0), spec((4, 5)))
+    bn = BatchNormalization(name="bn")
+    params, state = bn.init(jax.random.key(0), spec((4, 5)))
+    with pytest.raises(ValueError, match="'bn'.*built for 5 features.*\\(4, 6\\)"):
+        bn.apply(params, state, jnp.ones((4, 6)))
+
+
+def test_batch_norm_weight_order_and_config():
+    bn = BatchNormalization(center=False)
+    assert bn.weight_names() == [("params", "gamma"), ("state", "moving_mean"),
+                                 ("state", "moving_variance")]
+    assert BatchNormalization().weight_names() == [
+        ("params", "gamma"), ("params", "beta"), ("state", "moving_mean"),
+        ("state", "moving_variance")]
+    cfg = BatchNormalization(axis=1, momentum=0.9, name="b").get_config()
+    assert cfg["axis"] == 1 and cfg["momentum"] == 0.9 and cfg["name"] == "b"
+    assert BatchNormalization(**{k: v for k, v in cfg.items() if k != "dtype"}).axis == 1
+
+
+# ------------------------------------------------------------------------------ LayerNormalization
+LN_CASES = [
+    ((4, 6), {}),
+    ((4, 6), {"epsilon": 1e-6}),
+    ((4, 6), {"center": False}),
+    ((4, 6), {"scale": False}),
+    ((4, 6), {"center": False, "scale": False}),
+    ((2, 3, 5), {}),
+    ((2, 3, 5), {"axis": 1}),
+    ((2, 3, 4, 5), {"axis": [1, 2, 3]}),
+    ((2, 3, 4, 5), {"axis": [-2, -1]}),
+    ((2, 3, 4, 5), {"axis": (3, 1)}),
+]
+
+
+@pytest.mark.parametrize("shape,kwargs", LN_CASES)
+def test_layer_norm_matches_keras(shape, kwargs):
+    k = keras()
+    inits = {"gamma_initializer": RANDOM_INITS["gamma_initializer"],
+             "beta_initializer": RANDOM_INITS["beta_initializer"]}
+    layer = LayerNormalization(**kwargs, **inits)
+    n_weights = kwargs.get("center", True) + kwargs.get("scale", True)
+    run_layer_test(layer, x_of(shape, loc=2.0, scale=3.0), k.layers.LayerNormalization(**kwargs),
+                   atol=1e-5, expected_num_weights=n_weights)
+
+
+def test_layer_norm_bfloat16_inputs_match_keras():
+    k = keras()
+    x = x_of((4, 8), loc=50.0).astype(jnp.bfloat16)
+    y, _, _ = run_layer_test(LayerNormalization(), x, k.layers.LayerNormalization(), atol=1e-5)
+    assert y.dtype == jnp.float32
+    np.testing.assert_allclose(jnp.std(y, axis=-1), 1.0, atol=0.02)
+
+
+def test_layer_norm_normalizes_each_sample():
+    x = x_of((3, 10), loc=5.0, scale=2.0)
+    ln = LayerNormalization(epsilon=0.0)
+    params, state = ln.init(jax.random.key(0), x)
+    y, same = ln.apply(params, state, x)
+    assert same == {}
+    np.testing.assert_allclose(y.mean(-1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(-1), 1.0, atol=1e-5)
+    assert params["gamma"].shape == (10,)
+
+
+def test_layer_norm_errors_teach():
+    with pytest.raises(ValueError, match="`axis` of layer 'layer_normalization'.*axis='x'"):
+        LayerNormalization(axis="x")
+    with pytest.raises(ValueError, match="'ln'.*axis=\\[1, 3\\].*out of bounds.*rank 3"):
+        LayerNormalization(axis=[1, 3], name="ln").init(jax.random.key(0), spec((2, 3, 4)))
+    with pytest.raises(ValueError, match="repeated axis"):
+        LayerNormalization(axis=[2, -1]).init(jax.random.key(0), spec((2, 3, 4)))
+    ln = LayerNormalization(name="ln")
+    params, state = ln.init(jax.random.key(0), spec((2, 4)))
+    with pytest.raises(ValueError, match="'ln'.*'gamma' of shape \\(4,\\).*\\(2, 5\\)"):
+        ln.apply(params, state, jnp.ones((2, 5)))

@@ -1,0 +1,78 @@
+"""Tests for kerasx.utils: to_categorical, set_random_seed, next_rng_key."""
+
+import random
+
+import jax
+import numpy as np
+import pytest
+
+from kerasx import utils
+
+
+@pytest.mark.parametrize(
+    "labels, num_classes, shape",
+    [
+        ([0, 1, 2, 3], 4, (4, 4)),
+        ([0, 2, 1], None, (3, 3)),
+        (np.array([[1], [0], [2]]), 5, (3, 5)),  # (..., 1) is squeezed
+        (np.array([[0, 1], [2, 3]], np.uint8), None, (2, 2, 4)),
+        (np.array([1.0, 0.0]), 2, (2, 2)),  # integral floats are accepted
+    ],
+)
+def test_to_categorical_matches_keras(labels, num_classes, shape):
+    keras = pytest.importorskip("keras")
+    ours = utils.to_categorical(labels, num_classes)
+    assert ours.shape == shape and ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, keras.utils.to_categorical(labels, num_classes))
+
+
+def test_to_categorical_values():
+    np.testing.assert_array_equal(
+        utils.to_categorical([2, 0], 3), np.array([[0, 0, 1], [1, 0, 0]], np.float32)
+    )
+    assert utils.to_categorical([], num_classes=3).shape == (0, 3)
+
+
+def test_to_categorical_errors():
+    with pytest.raises(ValueError, match=r"\[0, num_classes\) = \[0, 3\).*label 3 >= num_classes=3"):
+        utils.to_categorical([0, 3], num_classes=3)
+    with pytest.raises(ValueError, match="negative label -1"):
+        utils.to_categorical([0, -1])
+    with pytest.raises(ValueError, match="`num_classes`.*Received: num_classes=0"):
+        utils.to_categorical([0], num_classes=0)
+    with pytest.raises(ValueError, match="`x`.*integer class labels.*float"):
+        utils.to_categorical([0.5, 1.0])
+    with pytest.raises(ValueError, match="empty `x`"):
+        utils.to_categorical([])
+
+
+def test_set_random_seed_makes_python_numpy_and_default_keys_deterministic():
+    def draw():
+        key = utils.next_rng_key()
+        return random.random(), np.random.rand(), np.asarray(jax.random.key_data(key)), key
+
+    utils.set_random_seed(123)
+    a = draw()
+    utils.set_random_seed(123)
+    b = draw()
+    assert a[0] == b[0] and a[1] == b[1]
+    np.testing.assert_array_equal(a[2], b[2])
+    np.testing.assert_array_equal(jax.random.normal(a[3], (3,)), jax.random.normal(b[3], (3,)))
+    # Consecutive keys differ.
+    np.testing.assert_raises(
+        AssertionError,
+        np.testing.assert_array_equal,
+        jax.random.key_data(utils.next_rng_key()),
+        jax.random.key_data(utils.next_rng_key()),
+    )
+
+
+def test_next_rng_key_is_a_typed_key():
+    key = utils.next_rng_key()
+    assert jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True])
+def test_set_random_seed_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="`seed`.*Received: seed="):
+        utils.set_random_seed(seed)
