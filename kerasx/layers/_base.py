@@ -19,9 +19,9 @@ import numpy as np
 
 from .._types import Params, PRNGKey, Shape, Spec, State
 
-# Leading (batch) dimension used to compute output shapes of symbolic tensors whose batch
-# size is unknown; any size works since layers keep the batch axis.
-_SYMBOLIC_BATCH = 3
+# Stand-in sizes for the unknown (None) dimensions of symbolic tensors: output shapes are
+# computed with each, and an output dimension that differs between the two is unknown too.
+_SYMBOLIC_SIZES = (97, 101)
 
 
 def to_snake_case(name: str) -> str:
@@ -30,14 +30,15 @@ def to_snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def as_spec(x: Any) -> Spec:
-    """Turns a pytree of arrays, ShapeDtypeStructs or symbolic tensors into ShapeDtypeStructs."""
+def as_spec(x: Any, unknown: int = _SYMBOLIC_SIZES[0]) -> Spec:
+    """Turns a pytree of arrays, ShapeDtypeStructs or symbolic tensors into ShapeDtypeStructs
+    (the unknown dimensions of symbolic tensors get the size `unknown`)."""
 
     def one(leaf):
         if isinstance(leaf, jax.ShapeDtypeStruct):
             return leaf
         if isinstance(leaf, KerasTensor):
-            shape = tuple(_SYMBOLIC_BATCH if d is None else d for d in leaf.shape)
+            shape = tuple(unknown if d is None else d for d in leaf.shape)
             return jax.ShapeDtypeStruct(shape, leaf.dtype)
         if hasattr(leaf, "shape") and hasattr(leaf, "dtype"):
             return jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype)
@@ -62,6 +63,9 @@ class Layer:
         input_shape: Keras's shortcut on the first layer of a `Sequential`: the shape of one
             sample, without the batch axis.
     """
+
+    # True for layers whose training output depends on the whole batch (BatchNormalization).
+    uses_batch_statistics = False
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[int]] = None,
@@ -156,9 +160,10 @@ class Layer:
     def _check_rank(self, spec, ranks, what="input"):
         """Raises a teaching ValueError when `spec`'s rank is not one of `ranks`."""
         if not hasattr(spec, "shape"):
+            shapes = jax.tree.map(lambda s: shape_str(s.shape), as_spec(spec))
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) expects a single tensor as {what}; "
-                f"received: {spec!r}"
+                f"received a structure of shapes {shapes}"
             )
         if len(spec.shape) not in ranks:
             exp = " or ".join(str(r) for r in ranks)
@@ -245,17 +250,18 @@ class KerasTensor:
 def _symbolic_call(layer: Layer, inputs: Any):
     """Records `layer(inputs)` in the graph and returns symbolic outputs."""
     is_kt = lambda t: isinstance(t, KerasTensor)
-    unknown_batch = any(t.shape[:1] == (None,) for t in jax.tree.leaves(inputs, is_leaf=is_kt))
+    has_unknown = any(None in t.shape for t in jax.tree.leaves(inputs, is_leaf=is_kt))
     try:
-        out_spec = layer.output_spec(as_spec(inputs))
+        specs = [layer.output_spec(as_spec(inputs, size))
+                 for size in (_SYMBOLIC_SIZES if has_unknown else _SYMBOLIC_SIZES[:1])]
     except (ValueError, TypeError) as e:
         shapes = jax.tree.map(lambda t: shape_str(t.shape), inputs, is_leaf=is_kt)
         raise type(e)(f"{e}\n(while calling layer '{layer.name}' on inputs of shape {shapes})") from e
+    # A dimension that follows the stand-in size of the unknown input dimensions is unknown.
     outputs = jax.tree.map(
-        lambda s: KerasTensor(((None,) + tuple(s.shape[1:])) if unknown_batch and s.shape else s.shape,
-                              s.dtype),
-        out_spec,
-    )
+        lambda *ss: KerasTensor(tuple(d if all(s.shape[i] == d for s in ss) else None
+                                      for i, d in enumerate(ss[0].shape)), ss[0].dtype),
+        *specs)
     node = Node(layer, inputs, outputs)
     for t in node.output_tensors:
         t.node = node

@@ -1,12 +1,12 @@
 """Convolution layers: Conv1D, Conv2D (Keras 3 arguments, defaults and kernel layouts)."""
 
+import numbers
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import jax
-import jax.numpy as jnp
 
 from .. import activations, initializers
-from ._base import Layer, shape_str
+from ._base import Layer, as_spec, shape_str
 
 IntOrTuple = Union[int, Sequence[int]]
 
@@ -14,22 +14,25 @@ IntOrTuple = Union[int, Sequence[int]]
 # --------------------------------------------------------------------------------- argument checks
 # Shared with `_pooling.py`.
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _check_positive_int(layer: Layer, arg: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    if not _is_int(value) or value <= 0:
         raise ValueError(
             f"Received an invalid value for `{arg}` of layer '{layer.name}' "
             f"({type(layer).__name__}), expected a positive integer. Received: {arg}={value!r}"
         )
-    return value
+    return int(value)
 
 
 def _standardize_tuple(layer: Layer, arg: str, value: Any, n: int) -> Tuple[int, ...]:
     """An int or a length-`n` sequence of positive ints → a tuple of `n` ints (Keras's rule)."""
-    is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
-    if is_int(value):
-        values = (value,) * n
-    elif isinstance(value, (tuple, list)) and len(value) == n and all(is_int(v) for v in value):
-        values = tuple(value)
+    if _is_int(value):
+        values = (int(value),) * n
+    elif isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
+        values = tuple(int(v) for v in value)
     else:
         example = "3" if n == 1 else f"3 or {(3,) * n}"
         raise ValueError(
@@ -72,7 +75,7 @@ def _standardize_data_format(layer: Layer, data_format: Any) -> str:
 def _single_input_shape(layer: Layer, spec: Any) -> Tuple[int, ...]:
     """The shape of a single-tensor input spec; a teaching error for nested inputs."""
     if not hasattr(spec, "shape"):
-        layer._check_rank(spec, ())  # raises: expects a single tensor
+        layer._check_rank(as_spec(spec), ())  # raises "expects a single tensor", with shapes
     return tuple(spec.shape)
 
 
@@ -83,7 +86,7 @@ def _spatial_axes(rank: int, data_format: str) -> Tuple[int, ...]:
 
 def _layout(rank: int, data_format: str) -> str:
     """The `lax` layout string of inputs/outputs: 'NWC', 'NHWC', 'NCHW', ..."""
-    spatial = "DHW"[-rank:] if rank <= 3 else None
+    spatial = "DHW"[-rank:]
     return "N" + spatial + "C" if data_format == "channels_last" else "NC" + spatial
 
 

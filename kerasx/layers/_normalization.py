@@ -70,6 +70,9 @@ class BatchNormalization(Layer):
         >>> y, _ = bn.apply(params, state, x)                       # inference
     """
 
+    # Training normalizes with the batch's own statistics, so the trainer must not pad batches.
+    uses_batch_statistics = True
+
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros",

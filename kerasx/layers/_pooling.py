@@ -1,5 +1,6 @@
 """Pooling layers: Max/Average pooling (1D, 2D) and their global versions, as in Keras 3."""
 
+import math
 from typing import Optional, Sequence, Tuple
 
 import jax
@@ -84,7 +85,7 @@ class _Pooling(Layer):
         total = jax.lax.reduce_window(inputs, np.array(0, inputs.dtype), jax.lax.add,
                                       window, strides, pads)
         if self.padding == "valid":
-            return total / np.prod(self.pool_size), state
+            return total / math.prod(self.pool_size), state
         # Keras averages over the unpadded elements only: divide by per-window counts,
         # which depend on shapes alone (a NumPy constant, separable across axes).
         counts = np.ones((1,) * inputs.ndim)

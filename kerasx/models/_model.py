@@ -96,8 +96,6 @@ class Model(Layer):
 
     def build(self, input_shape=None):
         """Creates the weights for inputs of `input_shape` (batch axis included or None)."""
-        from ..utils import next_rng_key
-
         if input_shape is None:
             input_shape = self._input_spec_shapes()
             if input_shape is None:
@@ -106,8 +104,13 @@ class Model(Layer):
                     "`input_shape=` to its first layer, start it with `kerasx.Input(shape)`, call "
                     "`model.build(input_shape)`, or call `fit`/`predict` on data."
                 )
-        spec = _spec_from_shapes(input_shape, self._input_dtypes())
-        self._params, self._state = self.init(next_rng_key(), spec)
+        self._init_from_spec(_spec_from_shapes(input_shape, self._input_dtypes()))
+
+    def _init_from_spec(self, spec):
+        """Creates the weights as one jitted program (one compile instead of one per weight)."""
+        from ..utils import next_rng_key
+
+        self._params, self._state = jax.jit(lambda key: self.init(key, spec))(next_rng_key())
 
     def _input_dtypes(self):
         return None
@@ -116,9 +119,8 @@ class Model(Layer):
         if self.built:
             return
         if self._input_spec_shapes() is None and x_spec is not None:
-            one = jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec)
-            from ..utils import next_rng_key
-            self._params, self._state = self.init(next_rng_key(), one)
+            self._init_from_spec(jax.tree.map(
+                lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec))
         else:
             self.build()
 

@@ -1,8 +1,8 @@
 """Turning user data (arrays, lists/dicts of arrays, iterables of batches) into padded batches.
 
-Every batch is a tuple `(x, y, sample_weight, count)`: the final partial batch of an array
-dataset is padded to the full batch size with zero-weight samples, and `count` holds the number
-of real samples, so the jitted steps see one shape per fit (one trace) while losses and metrics
+Every batch is a tuple `(x, y, sample_weight, mask, count)`: the final partial batch of an array
+dataset is padded to the full batch size with samples whose mask and weight are zero, and `count`
+holds the number of real samples, so the jitted steps see one shape per fit (one trace) while losses and metrics
 count real samples only.
 """
 
@@ -79,15 +79,19 @@ class ArrayBatches:
             be None).
         batch_size: samples per batch; the last batch is padded to it.
         shuffle: whether each epoch visits the samples in a new random order.
+        pad: whether to pad the last batch (False for training a model whose layers compute
+            batch statistics, which padding would skew; that batch is then traced separately).
     """
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False):
+    def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False,
+                 pad: bool = True):
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.n = num_samples(x, y, sample_weight)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"Expected `batch_size` to be a positive integer. Received: {batch_size!r}")
         self.batch_size = min(batch_size, self.n)
         self.shuffle = shuffle
+        self.pad = pad
         self.steps = math.ceil(self.n / self.batch_size)
 
     def epoch(self, rng: Optional[np.random.Generator] = None) -> Iterator[tuple]:
@@ -96,13 +100,12 @@ class ArrayBatches:
         for step in range(self.steps):
             idx = order[step * bs:(step + 1) * bs]
             count = len(idx)
-            weight = np.ones((bs,), np.float32)
-            if count < bs:
-                weight[count:] = 0.0
+            mask = np.ones((bs if self.pad else count,), np.float32)
+            if count < len(mask):
+                mask[count:] = 0.0
                 idx = np.concatenate([idx, np.zeros(bs - count, idx.dtype)])
-            if self.sample_weight is not None:
-                weight = weight * np.asarray(self.sample_weight, np.float32)[idx]
-            yield (take(self.x, idx), None if self.y is None else take(self.y, idx), weight, count)
+            weight = mask if self.sample_weight is None else mask * self.sample_weight[idx]
+            yield (take(self.x, idx), None if self.y is None else take(self.y, idx), weight, mask, count)
 
 
 class IterableBatches:
@@ -128,8 +131,8 @@ class IterableBatches:
             y = to_numpy_tree(item[1]) if len(item) > 1 else None
             sw = np.asarray(item[2], np.float32) if len(item) > 2 else None
             n = num_samples(x, y, sw)
-            weight = np.ones((n,), np.float32) if sw is None else sw
-            yield (x, y, weight, n)
+            mask = np.ones((n,), np.float32)
+            yield (x, y, mask if sw is None else sw, mask, n)
 
 
 def is_iterable_dataset(x) -> bool:
@@ -142,7 +145,7 @@ def is_iterable_dataset(x) -> bool:
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
-def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, pad=True):
     """Picks the adapter for `x`: in-memory arrays or an iterable of batches."""
     if is_iterable_dataset(x):
         if y is not None:
@@ -154,4 +157,4 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False):
     y = to_numpy_tree(y)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, np.float32)
-    return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle)
+    return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, pad)

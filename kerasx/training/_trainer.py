@@ -88,14 +88,15 @@ class Trainer:
     """What `compile()` sets up: the optimizer, losses, metrics and the jitted steps."""
 
     def __init__(self, model, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                 **kwargs):
-        unknown = set(kwargs) - {"weighted_metrics", "run_eagerly", "steps_per_execution",
+                 weighted_metrics=None, **kwargs):
+        unknown = set(kwargs) - {"run_eagerly", "steps_per_execution",
                                  "jit_compile", "auto_scale_loss"}
         if unknown:
             raise TypeError(f"compile() got unexpected arguments: {sorted(unknown)}")
         self.model = model
         self.optimizer = optimizers_module.get(optimizer)
-        self._loss_spec, self._metric_spec, self._loss_weights = loss, metrics, loss_weights
+        self._loss_spec, self._loss_weights = loss, loss_weights
+        self._metric_specs = (metrics, weighted_metrics)
         self._built_for = None
         self.opt_state = None
         self._train_step = self._test_step = None
@@ -121,20 +122,23 @@ class Trainer:
                               names, "loss_weights", default=1.0)
         self.losses = [None if l is None else losses_module.get(l) for l in loss_list]
         self.loss_weights = [1.0 if w is None else float(w) for w in weights]
-        metric_lists = self._metric_spec or []
-        if isinstance(metric_lists, dict) or (len(names) > 1 and metric_lists and
-                                              all(isinstance(m, (list, tuple)) for m in metric_lists)):
-            metric_lists = _per_output(metric_lists, names, "metrics", default=[])
-        else:
-            metric_lists = [list(metric_lists) for _ in names]
-        self.metrics = []  # (output index, log name, Metric)
-        for i, (ms, y, ps) in enumerate(zip(metric_lists, y_flat, pred_shapes)):
-            for m in ms or []:
-                if isinstance(m, (list, tuple)):
-                    raise ValueError(f"Expected a metric for output '{names[i]}', received a list {m}.")
-                metric = metrics_module.get(m, np.shape(y), ps)
-                log_name = metric.name if len(names) == 1 else f"{names[i]}_{metric.name}"
-                self.metrics.append((i, log_name, metric))
+        # (output index, log name, Metric, weighted): Keras weights `weighted_metrics` by
+        # sample_weight/class_weight; plain `metrics` count every real sample once.
+        self.metrics = []
+        for weighted, spec in zip((False, True), self._metric_specs):
+            spec = spec or []
+            if isinstance(spec, dict) or (len(names) > 1 and spec and
+                                          all(isinstance(m, (list, tuple)) for m in spec)):
+                per_output = _per_output(spec, names, "metrics", default=[])
+            else:
+                per_output = [list(spec) for _ in names]
+            for i, (ms, y, ps) in enumerate(zip(per_output, y_flat, pred_shapes)):
+                for m in ms or []:
+                    if isinstance(m, (list, tuple)):
+                        raise ValueError(f"Expected a metric for output '{names[i]}', received a list {m}.")
+                    metric = metrics_module.get(m, np.shape(y), ps)
+                    log_name = metric.name if len(names) == 1 else f"{names[i]}_{metric.name}"
+                    self.metrics.append((i, log_name, metric, weighted))
         self.loss_names = ["loss"] + ([f"{n}_loss" for n, l in zip(names, self.losses) if l is not None]
                                       if len(names) > 1 else [])
         self._built_for = key
@@ -163,19 +167,19 @@ class Trainer:
     def _metrics_init(self):
         n_losses = len(self.loss_names)
         zero = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
-        return {"losses": [zero] * n_losses, "metrics": [m.init() for _, _, m in self.metrics]}
+        return {"losses": [zero] * n_losses, "metrics": [m.init() for _, _, m, _ in self.metrics]}
 
-    def _metrics_update(self, mstate, total, per_output, y_flat, p_flat, weight, count):
+    def _metrics_update(self, mstate, total, per_output, y_flat, p_flat, weight, mask, count):
         count_f = jnp.asarray(count, jnp.float32)
         values = [total] + (per_output if len(self.loss_names) > 1 else [])
         losses = [(t + v * count_f, c + count_f) for (t, c), v in zip(mstate["losses"], values)]
-        metrics = [m.update(s, y_flat[i], p_flat[i], weight)
-                   for (i, _, m), s in zip(self.metrics, mstate["metrics"])]
+        metrics = [m.update(s, y_flat[i], p_flat[i], weight if weighted else mask)
+                   for (i, _, m, weighted), s in zip(self.metrics, mstate["metrics"])]
         return {"losses": losses, "metrics": metrics}
 
     def _metrics_result(self, mstate) -> Dict[str, jax.Array]:
         logs = {name: t / jnp.maximum(c, 1.0) for name, (t, c) in zip(self.loss_names, mstate["losses"])}
-        for (_, name, m), s in zip(self.metrics, mstate["metrics"]):
+        for (_, name, m, _), s in zip(self.metrics, mstate["metrics"]):
             logs[name] = m.result(s)
         return logs
 
@@ -183,7 +187,7 @@ class Trainer:
         model = self.model
 
         def train_step(ts, batch):
-            x, y, weight, count = batch
+            x, y, weight, mask, count = batch
             y_flat = _flatten_targets(model, y)
             rng, step_rng = jax.random.split(ts["rng"])
 
@@ -198,7 +202,7 @@ class Trainer:
             updates, opt_state = tx.update(grads, ts["opt_state"], ts["params"])
             params = optax.apply_updates(ts["params"], updates)
             mstate = self._metrics_update(ts["metrics"], total, per_output, y_flat, p_flat,
-                                          weight, count)
+                                          weight, mask, count)
             new_ts = {"params": params, "state": new_state, "opt_state": opt_state, "rng": rng,
                       "metrics": mstate}
             return new_ts, self._metrics_result(mstate)
@@ -209,12 +213,13 @@ class Trainer:
         model = self.model
 
         def test_step(mstate, params, state, batch):
-            x, y, weight, count = batch
+            x, y, weight, mask, count = batch
             y_flat = _flatten_targets(model, y)
             y_pred, _ = model.apply(params, state, x, training=False)
             p_flat = model._flatten_outputs(y_pred)
             total, per_output = self._losses_and_total(y_flat, p_flat, weight, count)
-            mstate = self._metrics_update(mstate, total, per_output, y_flat, p_flat, weight, count)
+            mstate = self._metrics_update(mstate, total, per_output, y_flat, p_flat, weight, mask,
+                                          count)
             return mstate, self._metrics_result(mstate)
 
         return test_step
@@ -276,7 +281,8 @@ class Trainer:
                 to_numpy_tree(x), to_numpy_tree(y), sample_weight, validation_split)
         if class_weight is not None:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
-        batches = make_batches(x, y, sample_weight, batch_size, shuffle)
+        batches = make_batches(x, y, sample_weight, batch_size, shuffle,
+                               pad=not _uses_batch_statistics(model))
         y_flat, pred_shapes = self._prepare(batches)
         if getattr(batches, "y", None) is not None:
             self._check_all_labels(batches.y, pred_shapes)
@@ -356,8 +362,16 @@ class Trainer:
         cbs.on_test_end(logs)
         if return_dict:
             return logs
-        values = [logs[k] for k in self.loss_names + [n for _, n, _ in self.metrics]]
+        values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
         return values[0] if len(values) == 1 else values
+
+
+def _uses_batch_statistics(layer) -> bool:
+    """Whether any layer normalizes with statistics of the batch when training (BatchNorm)."""
+    from ..models._model import Model
+    if isinstance(layer, Model):
+        return any(_uses_batch_statistics(l) for l in layer.layers)
+    return bool(getattr(layer, "uses_batch_statistics", False)) and layer.trainable
 
 
 def _donate():
@@ -367,8 +381,8 @@ def _donate():
 
 
 def _device_batch(batch):
-    x, y, weight, count = batch
-    return (x, y, weight, np.float32(count))
+    x, y, weight, mask, count = batch
+    return (x, y, weight, mask, np.float32(count))
 
 
 def _unpack_validation(data):
@@ -418,7 +432,7 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
                                         model=model, verbose=verbose, epochs=1, steps=batches.steps)
     cbs.on_predict_begin()
     outs = []
-    for step, (xb, _, _, count) in enumerate(batches.epoch(None)):
+    for step, (xb, _, _, _, count) in enumerate(batches.epoch(None)):
         cbs.on_predict_batch_begin(step)
         y = fn(model.params, model.state, xb)
         outs.append((y, count))

@@ -23,7 +23,7 @@ Example:
 >>> loss.per_sample(y_true_one_hot, logits)       # shape (batch,)
 """
 
-from typing import Any, Callable, Optional, Tuple
+from typing import Optional
 
 import jax
 import jax.numpy as jnp

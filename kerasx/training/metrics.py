@@ -14,7 +14,7 @@ Every built-in metric is a `MeanMetricWrapper` around a per-sample function
 `MeanState(total, count)` and `result = total / count` (0 when count is 0).
 """
 
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -29,7 +29,7 @@ count, the learning rate the next update will use (read it with
 `set_learning_rate(state, value)`), and the per-parameter accumulators.
 """
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +43,7 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "current_learning_rate",
     "get",
 ]
 
@@ -182,9 +183,19 @@ class Optimizer:
             return jnp.asarray(self.learning_rate, jnp.float32)
         return jnp.asarray(self._schedule(iterations), jnp.float32)
 
-    def current_learning_rate(self, opt_state: OptimizerState):
-        """Returns the learning rate the next update will use (Keras `optimizer.learning_rate`)."""
-        return opt_state.learning_rate
+    def current_learning_rate(self, opt_state):
+        """Returns the learning rate the next update will use (Keras `optimizer.learning_rate`).
+
+        `opt_state` may also be a larger optax state (e.g. from `optax.chain`)
+        holding this optimizer's `OptimizerState`.
+        """
+        lr = current_learning_rate(opt_state)
+        if lr is None:
+            raise ValueError(
+                f"No `OptimizerState` found in the state given to `{self.name}.current_learning_rate`. "
+                f"Received: opt_state of type {type(opt_state).__name__}"
+            )
+        return lr
 
     def set_learning_rate(self, opt_state: OptimizerState, learning_rate) -> OptimizerState:
         """Returns `opt_state` with a new float learning rate (for callbacks such as ReduceLROnPlateau).
@@ -540,6 +551,27 @@ class Adagrad(Optimizer):
             "initial_accumulator_value": self.initial_accumulator_value,
             "epsilon": self.epsilon,
         }
+
+
+def current_learning_rate(opt_state):
+    """Finds the current learning rate in an optimizer state, or returns None.
+
+    Looks for the first kerasx `OptimizerState`, or an optax
+    `inject_hyperparams` state with a `learning_rate` hyperparameter, anywhere
+    in `opt_state` (so chained or wrapped states work).
+    """
+    def is_injected(x):  # optax's Inject(Stateful)HyperparamsState
+        return isinstance(x, tuple) and isinstance(getattr(x, "hyperparams", None), dict)
+
+    def is_node(x):
+        return isinstance(x, OptimizerState) or is_injected(x)
+
+    for node in jax.tree_util.tree_leaves(opt_state, is_leaf=is_node):
+        if isinstance(node, OptimizerState):
+            return node.learning_rate
+        if is_injected(node) and "learning_rate" in node.hyperparams:
+            return node.hyperparams["learning_rate"]
+    return None
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}

@@ -28,6 +28,13 @@ def with_np_init(kwargs, default_init):
     return {"kernel_initializer": np_init, "bias_initializer": np_init, **kwargs}
 
 
+def keras_conv(k, cls, kwargs):
+    """The Keras layer with the same arguments; its weights are overwritten with ours, so it is
+    built with zeros (Keras's random initializers compile anew for every kernel shape)."""
+    return getattr(k.layers, cls)(**{"kernel_initializer": "zeros", "bias_initializer": "zeros",
+                                     **kwargs})
+
+
 # ------------------------------------------------------------------------------ against Keras 3
 # (kwargs, input shape); odd sizes and non-square kernels throughout.
 CONV2D_CASES = [
@@ -62,7 +69,7 @@ CONV2D_CASES = [
 def test_conv2d_matches_keras(kwargs, shape):
     k = keras()
     ours = Conv2D(**with_np_init(kwargs, default_init=kwargs is CONV2D_CASES[0][0]))
-    y, params, _ = run_layer_test(ours, x_of(shape), k.layers.Conv2D(**kwargs),
+    y, params, _ = run_layer_test(ours, x_of(shape), keras_conv(k, "Conv2D", kwargs),
                                   expected_num_weights=2 if kwargs.get("use_bias", True) else 1)
     kernel_size = kwargs["kernel_size"]
     kernel_size = (kernel_size,) * 2 if isinstance(kernel_size, int) else kernel_size
@@ -95,7 +102,7 @@ CONV1D_CASES = [
 def test_conv1d_matches_keras(kwargs, shape):
     k = keras()
     ours = Conv1D(**with_np_init(kwargs, default_init=kwargs is CONV1D_CASES[0][0]))
-    y, params, _ = run_layer_test(ours, x_of(shape), k.layers.Conv1D(**kwargs),
+    y, params, _ = run_layer_test(ours, x_of(shape), keras_conv(k, "Conv1D", kwargs),
                                   expected_num_weights=2 if kwargs.get("use_bias", True) else 1)
     kernel_size = kwargs["kernel_size"]
     kernel_size = (kernel_size,) if isinstance(kernel_size, int) else kernel_size
@@ -106,7 +113,7 @@ def test_conv1d_matches_keras(kwargs, shape):
 
 
 def test_causal_conv1d_does_not_see_the_future():
-    conv = Conv1D(2, 3, padding="causal")
+    conv = Conv1D(2, 3, padding="causal", kernel_initializer=np_init)
     x = x_of((1, 8, 2))
     params, state = conv.init(jax.random.key(0), x)
     y1, _ = conv.apply(params, state, x)
@@ -120,19 +127,19 @@ def test_causal_conv1d_does_not_see_the_future():
 def test_uint8_images_are_cast_to_the_kernel_dtype():
     k = keras()
     img = np.random.default_rng(0).integers(0, 256, size=(2, 6, 6, 3)).astype("uint8")
-    conv = Conv2D(4, 3, padding="same")
+    conv = Conv2D(4, 3, padding="same", kernel_initializer=np_init, bias_initializer=np_init)
     params, state = conv.init(jax.random.key(0), spec(img.shape, jnp.uint8))
     y, _ = conv.apply(params, state, img)
     assert y.dtype == jnp.float32
     assert conv.output_spec(spec(img.shape, jnp.uint8)).dtype == jnp.float32
-    kc = k.layers.Conv2D(4, 3, padding="same")
+    kc = keras_conv(k, "Conv2D", dict(filters=4, kernel_size=3, padding="same"))
     kc.build(img.shape)
     kc.set_weights(conv.get_weights_from(params, state))
     np.testing.assert_allclose(y, kc(img.astype("float32")), rtol=1e-4, atol=1e-3)
 
 
 def test_conv_is_differentiable_and_vmappable():
-    conv = Conv2D(3, (2, 3), strides=2, padding="same", groups=1)
+    conv = Conv2D(3, (2, 3), strides=2, padding="same", kernel_initializer=np_init)
     x = x_of((2, 5, 7, 2))
     params, state = conv.init(jax.random.key(1), x)
     loss = lambda p: jnp.sum(conv.apply(p, state, x)[0] ** 2)
@@ -173,6 +180,17 @@ def test_symbolic_shapes_match_keras(cls, kwargs, shape):
     y = ours(**kwargs)(layers.Input(shape))
     assert y.shape == getattr(k.layers, cls)(**kwargs).compute_output_shape((None,) + shape)
     assert y.dtype == jnp.float32
+
+
+def test_numpy_integers_are_accepted_as_arguments():
+    conv = Conv2D(np.int64(4), (np.int32(3), 2), strides=np.int64(1))
+    assert conv.filters == 4 and type(conv.filters) is int
+    assert conv.kernel_size == (3, 2) and all(type(v) is int for v in conv.kernel_size)
+
+
+def test_symbolic_variable_spatial_dims_stay_none():
+    assert Conv2D(4, 3)(layers.Input((None, None, 3))).shape == (None, None, None, 4)
+    assert Conv2D(4, 5, strides=2)(layers.Input((None, 9, 3))).shape == (None, None, 3, 4)
 
 
 def test_symbolic_conv_stack():
@@ -216,7 +234,7 @@ def test_conv1d_argument_errors_teach():
 
 
 def test_conv_input_errors_name_layer_and_shapes():
-    conv = Conv2D(4, 3, groups=2, name="stem")
+    conv = Conv2D(4, 3, groups=2, name="stem", kernel_initializer=np_init)
     with pytest.raises(ValueError, match=r"'stem'.*rank 4.*\(28, 28, 4\).*batch axis"):
         conv.init(jax.random.key(0), spec((28, 28, 4)))
     with pytest.raises(ValueError, match=r"'stem'.*divisible by groups=2.*3 channels.*\(1, 8, 8, 3\)"):
@@ -226,11 +244,18 @@ def test_conv_input_errors_name_layer_and_shapes():
     with pytest.raises(ValueError, match=r"at least \(5,\).*\(1, 4, 2\)"):
         Conv1D(2, 3, dilation_rate=2).init(jax.random.key(0), spec((1, 4, 2)))
     # the same input is fine with 'same' padding
-    Conv2D(4, 3, padding="same").init(jax.random.key(0), spec((1, 2, 2, 4)))
+    assert Conv2D(4, 3, padding="same").output_spec(spec((1, 2, 2, 4))).shape == (1, 2, 2, 4)
     # applying to inputs with other channels than at init time
     params, state = conv.init(jax.random.key(0), spec((1, 8, 8, 4)))
     with pytest.raises(ValueError, match=r"'stem'.*built for inputs with 4 channels.*\(1, 8, 8, 6\)"):
         conv.apply(params, state, jnp.ones((1, 8, 8, 6)))
+
+
+def test_nested_input_error_shows_shapes_not_values():
+    x = jnp.ones((1, 4, 4, 2))
+    with pytest.raises(ValueError, match=r"'conv2d'.*single tensor.*\(1, 4, 4, 2\)") as e:
+        Conv2D(2, 3).init(jax.random.key(0), (x, x))
+    assert "Array(" not in str(e.value)
 
 
 def test_symbolic_error_names_the_layer():

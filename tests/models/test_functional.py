@@ -34,7 +34,8 @@ def test_shared_layer_shares_weights():
     shared = layers.Dense(3, name="shared")
     a, b = kerasx.Input((4,)), kerasx.Input((4,))
     model = kerasx.Model([a, b], layers.Add()([shared(a), shared(b)]))
-    assert list(model.params) == ["input_layer", "input_layer_1", "shared", "add"]
+    assert [l.name for l in model.layers] == ["input_layer", "input_layer_1", "shared", "add"]
+    assert set(model.params) == {"input_layer", "input_layer_1", "shared", "add"}
     assert len(model.get_weights()) == 2
     x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
     y = model.predict([x, x], verbose=0)

@@ -256,7 +256,7 @@ class TestCheckLabels:
         with pytest.raises(ValueError, match=r"\[0, 10\).*label of 10"):
             losses.check_labels("sparse_categorical_crossentropy", (4,), (4, 10), labels)
         with pytest.raises(ValueError, match="label of -1"):
-            losses.check_labels("sparse_categorical_crossentropy", (4, 1), (4, 10), -labels[:, None])
+            losses.check_labels("sparse_categorical_crossentropy", (4, 1), (4, 10), np.array([[0], [-1], [2], [1]]))
         with pytest.raises(ValueError, match="non-integer label"):
             losses.check_labels("sparse_categorical_crossentropy", (2,), (2, 10), np.array([0.0, 1.5]))
         # ignore_class values are allowed.
