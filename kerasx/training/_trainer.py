@@ -102,14 +102,11 @@ class Trainer:
         self._train_step = self._test_step = None
 
     # ------------------------------------------------------------------ building
-    def _build(self, y_flat):
+    def _build(self, y_flat, pred_shapes):
         """Resolves losses and metrics for the targets' shapes and jits the steps (once)."""
         model = self.model
         names = model.output_names
-        pred_shapes = [s.shape for s in model._flatten_outputs(
-            jax.eval_shape(lambda p, s, x: model.apply(p, s, x)[0], model.params, model.state,
-                           self._x_spec))]
-        key = tuple((tuple(np.shape(y)[1:]), str(np.asarray(y).dtype) if not isinstance(y, jax.Array) else str(y.dtype)) for y in y_flat)
+        key = tuple((tuple(np.shape(y)[1:]), str(y.dtype)) for y in y_flat)
         if self._built_for == key:
             return
         if self._loss_spec is None:
@@ -245,21 +242,29 @@ class Trainer:
 
     # ------------------------------------------------------------------ host side
     def _prepare(self, batches):
-        """Builds the model and the steps from the first batch; checks labels."""
+        """Builds the model and the steps from the first batch; returns the predictions' shapes."""
         first = next(iter(batches.epoch(None)))
         x, y = first[0], first[1]
         model = self.model
         x_spec = as_spec(x)
         model._ensure_built(x_spec)
-        model._check_input_data(x_spec)
-        self._x_spec = jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec)
+        model._check_input_data(as_spec(batches.x) if hasattr(batches, "x") else x_spec)
         if y is None:
             raise ValueError("Training and evaluation need targets: pass `y` (or (x, y) batches).")
-        y_flat = _flatten_targets(model, y)
-        self._build(y_flat)
-        pred_shapes = [s.shape for s in model._flatten_outputs(jax.eval_shape(
-            lambda p, s, xx: model.apply(p, s, xx)[0], model.params, model.state, x_spec))]
-        return y_flat, pred_shapes
+        pred_shapes = self._pred_shapes(x_spec)
+        self._build(_flatten_targets(model, y), pred_shapes)
+        return pred_shapes
+
+    def _pred_shapes(self, x_spec):
+        """The shapes of the model's outputs for one sample (cached: tracing costs time)."""
+        key = str(jax.tree.map(lambda s: (s.shape[1:], s.dtype), x_spec))
+        cache = self.__dict__.setdefault("_pred_shape_cache", {})
+        if key not in cache:
+            one = jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec)
+            out = jax.eval_shape(lambda p, s, xx: self.model.apply(p, s, xx)[0],
+                                 self.model.params, self.model.state, one)
+            cache[key] = [tuple(o.shape) for o in self.model._flatten_outputs(out)]
+        return cache[key]
 
     def _check_all_labels(self, y, pred_shapes):
         if y is None:
@@ -283,7 +288,7 @@ class Trainer:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
         batches = make_batches(x, y, sample_weight, batch_size, shuffle,
                                pad=not _uses_batch_statistics(model))
-        y_flat, pred_shapes = self._prepare(batches)
+        pred_shapes = self._prepare(batches)
         if getattr(batches, "y", None) is not None:
             self._check_all_labels(batches.y, pred_shapes)
         val_batches = None
@@ -350,7 +355,7 @@ class Trainer:
     def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
                  return_dict=False, steps=None):
         batches = make_batches(x, y, sample_weight, batch_size, False)
-        _, pred_shapes = self._prepare(batches)
+        pred_shapes = self._prepare(batches)
         if getattr(batches, "y", None) is not None:
             self._check_all_labels(batches.y, pred_shapes)
         verbose = 1 if verbose == "auto" else verbose

@@ -1,0 +1,203 @@
+"""fit/evaluate/predict behaviour a user relies on, and the errors that teach."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import kerasx
+from kerasx import layers
+
+RNG = np.random.default_rng(1)
+X = RNG.normal(size=(50, 4)).astype("float32")
+Y = RNG.integers(0, 3, 50)
+
+
+def classifier(**compile_kw):
+    model = kerasx.Sequential([layers.Input((4,)), layers.Dense(8, activation="relu"),
+                               layers.Dense(3, activation="softmax")])
+    model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy",
+                     "metrics": ["accuracy"], **compile_kw})
+    return model
+
+
+class CountTraces(layers.Layer):
+    """Identity layer that counts how often JAX traces it (Python runs only when tracing)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.traces = 0
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self.traces += 1
+        return inputs, state
+
+
+def test_fit_traces_the_step_once_for_a_partial_last_batch():
+    counter = CountTraces()
+    model = kerasx.Sequential([layers.Input((4,)), counter, layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(X, Y, batch_size=16, epochs=3, verbose=0)  # 16+16+16+2: the 2 are padded
+    # building the weights, inferring output shapes, one train step: not one per batch shape
+    assert counter.traces == 3
+    after_fit = counter.traces
+    model.fit(X, Y, batch_size=16, epochs=1, verbose=0)  # a second fit reuses the compiled step
+    assert counter.traces == after_fit
+    model.evaluate(X, Y, batch_size=16, verbose=0)
+    model.evaluate(X, Y, batch_size=16, verbose=0)
+    assert counter.traces == after_fit + 1
+    model.predict(X, batch_size=16, verbose=0)
+    model.predict(X, batch_size=16, verbose=0)
+    assert counter.traces == after_fit + 2
+
+
+def test_fit_learns_and_history_records_epochs():
+    model = classifier(optimizer=kerasx.optimizers.Adam(0.05))
+    x = RNG.normal(size=(200, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    history = model.fit(x, y, epochs=8, batch_size=20, verbose=0)
+    assert history.epoch == list(range(8))
+    assert set(history.history) == {"loss", "accuracy"}
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.history is history
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert acc > 0.7
+    assert model.evaluate(x, y, verbose=0, return_dict=True).keys() == {"loss", "accuracy"}
+
+
+def test_evaluate_returns_a_scalar_without_metrics():
+    model = classifier(metrics=None)
+    assert isinstance(model.evaluate(X, Y, verbose=0), float)
+
+
+def test_fit_before_compile_is_an_error():
+    model = kerasx.Sequential([layers.Dense(2, input_shape=(4,))])
+    with pytest.raises(RuntimeError, match="must call `compile\\(\\)` before `fit\\(\\)`"):
+        model.fit(X, Y)
+
+
+def test_x_and_y_of_different_lengths():
+    with pytest.raises(ValueError, match="same number of samples.*x: \\[50\\].*y: \\[49\\]"):
+        classifier().fit(X, Y[:49], verbose=0)
+
+
+def test_labels_that_do_not_fit_the_loss():
+    with pytest.raises(ValueError, match="sparse_categorical_crossentropy|to_categorical"):
+        classifier(loss="categorical_crossentropy").fit(X, Y, verbose=0)
+    with pytest.raises(ValueError, match="categorical_crossentropy"):
+        classifier().fit(X, np.eye(3)[Y], verbose=0)
+    bad = Y.copy()
+    bad[3] = 7
+    with pytest.raises(ValueError, match="7"):
+        classifier().fit(X, bad, verbose=0)
+
+
+@pytest.mark.parametrize("arg,value,valid", [("loss", "cross_entropy", "binary_crossentropy"),
+                                             ("optimizer", "adamax2", "adam"),
+                                             ("metrics", ["acuracy"], "accuracy")])
+def test_unknown_names_list_the_valid_ones(arg, value, valid):
+    with pytest.raises(ValueError, match=valid):
+        classifier(**{arg: value}).fit(X, Y, verbose=0)
+
+
+def test_wrong_input_shape_in_fit():
+    with pytest.raises(ValueError, match="expected shape=\\(None, 4\\), found shape=\\(50, 5\\)"):
+        classifier().fit(np.ones((50, 5), np.float32), Y, verbose=0)
+
+
+def test_callbacks_see_hooks_and_can_stop_training():
+    events = []
+
+    class Recorder(kerasx.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            events.append("train_begin")
+
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(("epoch_end", epoch, sorted(logs)))
+
+        def on_train_batch_end(self, batch, logs=None):
+            events.append(("batch", batch))
+            if batch == 1 and len([e for e in events if e[0] == "epoch_end"]) == 1:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            events.append("train_end")
+
+    history = classifier().fit(X, Y, batch_size=25, epochs=5, verbose=0, callbacks=[Recorder()],
+                               validation_data=(X, Y))
+    assert events[0] == "train_begin" and events[-1] == "train_end"
+    assert ("epoch_end", 0, ["accuracy", "loss", "val_accuracy", "val_loss"]) in events
+    assert len(history.epoch) == 2  # stopped during the second epoch
+
+
+def test_fit_on_an_iterable_of_batches():
+    batches = [(X[i:i + 10], Y[i:i + 10]) for i in range(0, 50, 10)]
+    model = classifier()
+    history = model.fit(batches, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert np.isfinite(model.evaluate(batches, verbose=0)[0])
+
+
+def test_frozen_layer_keeps_its_weights():
+    model = kerasx.Sequential([layers.Input((4,)), layers.Dense(8, name="frozen"), layers.Dense(3)])
+    model.get_layer("frozen").trainable = False
+    model.compile(optimizer=kerasx.optimizers.AdamW(0.1), loss="mse")
+    before = np.asarray(model.params["frozen"]["kernel"])
+    last = np.asarray(model.params["dense"]["kernel"])
+    model.fit(X, RNG.normal(size=(50, 3)), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.params["frozen"]["kernel"], before)
+    assert not np.allclose(model.params["dense"]["kernel"], last)
+
+
+def test_optax_transformation_schedule_and_plain_callables():
+    def my_loss(y_true, y_pred):
+        return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
+
+    def my_metric(y_true, y_pred):
+        return jnp.max(jnp.abs(y_true - y_pred), axis=-1)
+
+    model = kerasx.Sequential([layers.Dense(2, input_shape=(4,))])
+    model.compile(optimizer=optax.sgd(optax.linear_schedule(0.1, 0.0, 10)), loss=my_loss,
+                  metrics=[my_metric])
+    history = model.fit(X, RNG.normal(size=(50, 2)), epochs=2, verbose=0)
+    assert set(history.history) == {"loss", "my_metric"}
+    model.compile(optimizer=kerasx.optimizers.Adam(optax.exponential_decay(0.01, 5, 0.5)), loss="mae")
+    model.fit(X, RNG.normal(size=(50, 2)), epochs=1, verbose=0)
+
+
+def test_fit_does_not_invalidate_params_the_user_holds():
+    model = classifier()
+    held = model.params
+    model.fit(X, Y, epochs=1, verbose=0)
+    assert np.isfinite(np.asarray(held["dense"]["kernel"])).all()
+
+
+def test_dropout_model_trains_and_predict_is_deterministic():
+    model = kerasx.Sequential([layers.Input((4,)), layers.Dense(16, activation="relu"),
+                               layers.Dropout(0.5), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(X, Y, epochs=2, verbose=0)
+    np.testing.assert_array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_set_random_seed_makes_fit_reproducible():
+    def run():
+        kerasx.utils.set_random_seed(7)
+        model = kerasx.Sequential([layers.Input((4,)), layers.Dense(8), layers.Dropout(0.3),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+        return model.get_weights()
+
+    for a, b in zip(run(), run()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_progress_bar_output(capsys):
+    classifier().fit(X, Y, batch_size=25, epochs=2, verbose=1)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "2/2" in out and "accuracy:" in out and "loss:" in out
+    classifier().fit(X, Y, batch_size=25, epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert out.count("2/2 - ") == 2
