@@ -129,3 +129,26 @@ def test_validation_split_and_validation_data_logs():
     fit_both(kx, kr, x, y, validation_split=0.25, epochs=2)
     kx, kr = both(arch, kw)
     fit_both(kx, kr, x[:30], y[:30], validation_data=(x[30:], y[30:]))
+
+
+def test_remaining_layers_through_fit():
+    """Reshape, Flatten, Activation, the other pooling layers and merges, trained one epoch."""
+    def build(m):
+        L = m.layers
+        a = m.Input((6, 4), name="a")
+        h = L.Conv1D(4, 2, padding="same", activation="gelu")(a)
+        p1 = L.GlobalAveragePooling1D()(L.AveragePooling1D(2, padding="same")(h))
+        img = L.Reshape((2, 3, 4))(a)
+        p2 = L.GlobalMaxPooling2D()(L.Conv2D(4, 1)(img))
+        merged = [L.Subtract()([p1, p2]), L.Multiply()([p1, p2]), L.Average()([p1, p2]),
+                  L.Maximum()([p1, p2]), L.Minimum()([p1, p2])]
+        z = L.Activation("tanh")(L.Flatten()(L.Concatenate()(merged)))
+        return m.Model(a, L.Dense(1)(L.Add()([z, z])))
+
+    kx, kr = build(kerasx), build(keras)
+    kr.set_weights(kx.get_weights())
+    for model, m in ((kx, kerasx), (kr, keras)):
+        model.compile(optimizer=m.optimizers.SGD(0.05), loss="huber", metrics=["mse"])
+    x = RNG.normal(size=(20, 6, 4)).astype("float32")
+    y = RNG.normal(size=(20, 1)).astype("float32")
+    fit_both(kx, kr, x, y, batch_size=8)
