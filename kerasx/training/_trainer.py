@@ -309,7 +309,9 @@ class Trainer:
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
             list(callbacks or []) + [history], add_progbar=verbose != 0, model=model,
-            verbose=verbose, epochs=epochs, steps=batches.steps)
+            verbose=verbose, epochs=epochs,
+            steps=batches.steps if steps_per_epoch is None or batches.steps is None
+            else min(steps_per_epoch, batches.steps))
         model.stop_training = False
         np_rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         cbs.on_train_begin()

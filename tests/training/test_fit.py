@@ -201,3 +201,10 @@ def test_progress_bar_output(capsys):
     classifier().fit(X, Y, batch_size=25, epochs=2, verbose=2)
     out = capsys.readouterr().out
     assert out.count("2/2 - ") == 2
+
+
+def test_initial_epoch_and_steps_per_epoch():
+    model = classifier()
+    history = model.fit(X, Y, batch_size=10, epochs=3, initial_epoch=1, steps_per_epoch=2, verbose=0)
+    assert history.epoch == [1, 2]
+    assert int(model._trainer.opt_state.iterations) == 4  # 2 epochs x 2 steps
