@@ -61,14 +61,16 @@ def test_cnn_batchnorm_pooling_sparse():
     np.testing.assert_allclose(kx.evaluate(x, y, verbose=0), kr.evaluate(x, y, verbose=0), rtol=1e-4, atol=1e-5)
 
 
-def test_embedding_conv1d_layernorm_binary():
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_embedding_conv1d_layernorm_binary(opt):
     x = RNG.integers(0, 20, size=(36, 7))
     y = RNG.integers(0, 2, size=(36, 1)).astype("float32")
     kx, kr = both(
         lambda L: [L.Input((7,), dtype="int32"), L.Embedding(20, 5), L.Conv1D(6, 3, padding="causal"),
                    L.LayerNormalization(), L.MaxPooling1D(), L.Conv1D(4, 2, dilation_rate=1),
                    L.GlobalMaxPooling1D(), L.Dropout(0.0), L.Dense(1, activation="sigmoid")],
-        lambda m: dict(optimizer=m.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]))
+        lambda m: dict(optimizer=getattr(m.optimizers, opt)(0.05), loss="binary_crossentropy",
+                       metrics=["accuracy"]))
     fit_both(kx, kr, x, y)
 
 
