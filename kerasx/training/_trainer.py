@@ -11,7 +11,6 @@ converts a device value to a Python number per step (the progress bar does so on
 renders).
 """
 
-import math
 from typing import Any, Dict, List, Optional
 
 import jax
@@ -23,7 +22,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._data import make_batches, split_validation, to_numpy_tree
+from ._data import is_iterable_dataset, make_batches, split_validation, to_numpy_tree
 from ..layers._base import as_spec
 
 
@@ -70,18 +69,6 @@ def _flatten_targets(model, y) -> List[Any]:
         f"The model has {len(names)} outputs {names}; pass `y` as a list of {len(names)} arrays "
         "or a dict keyed by output name."
     )
-
-
-def _broadcast_weight(weight, values):
-    """Reshapes a per-sample weight (batch,) to multiply `values` (batch, ...)."""
-    return weight.reshape(weight.shape + (1,) * (values.ndim - 1))
-
-
-def _reduce(values, weight, count):
-    """Keras's "sum_over_batch_size": sum(values * weight) over the number of real elements."""
-    values = jnp.asarray(values, jnp.float32)
-    per = math.prod(values.shape[1:])
-    return jnp.sum(values * _broadcast_weight(weight, values)) / (count * per)
 
 
 class Trainer:
@@ -156,7 +143,7 @@ class Trainer:
         for loss, w, y, p in zip(self.losses, self.loss_weights, y_flat, p_flat):
             if loss is None:
                 continue
-            value = _reduce(loss.per_sample(y, p), weight, count)
+            value = losses_module.reduce(loss.per_sample(y, p), weight, count)
             per_output.append(value)
             total = total + w * value
         return total, per_output
@@ -393,14 +380,10 @@ def _device_batch(batch):
 
 
 def _unpack_validation(data):
-    if isinstance(data, (tuple, list)) and len(data) in (2, 3) and not _is_batch_iterable(data):
+    """Keras's `validation_data`: (x, y), (x, y, sample_weight), or an iterable of batches."""
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3) and not is_iterable_dataset(data):
         return data[0], data[1], (data[2] if len(data) == 3 else None)
     return data, None, None
-
-
-def _is_batch_iterable(data):
-    from ._data import is_iterable_dataset
-    return is_iterable_dataset(data)
 
 
 def _class_weights(model, y, class_weight, sample_weight):
@@ -423,7 +406,7 @@ def _class_weights(model, y, class_weight, sample_weight):
 
 def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
     """Runs the model on `x` in batches; NumPy outputs in the model's output structure."""
-    from ._data import ArrayBatches, IterableBatches, is_iterable_dataset
+    from ._data import ArrayBatches, IterableBatches
 
     if is_iterable_dataset(x):
         batches = IterableBatches([(b[0],) if isinstance(b, (tuple, list)) else (b,) for b in x])
