@@ -48,6 +48,11 @@ def as_spec(x: Any, unknown: int = _SYMBOLIC_SIZES[0]) -> Spec:
     return jax.tree.map(one, x, is_leaf=lambda t: isinstance(t, KerasTensor))
 
 
+def batch_of_one(spec: Spec) -> Spec:
+    """The same spec with a batch of one sample (weights never depend on the batch size)."""
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), spec)
+
+
 def shape_str(shape: Sequence[Optional[int]]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 

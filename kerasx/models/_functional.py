@@ -1,12 +1,12 @@
 """The functional `Model(inputs, outputs)`: a graph combinator built from symbolic tensors."""
 
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import jax
 
 from ..layers._base import KerasTensor, Layer, Node, as_spec, shape_str
 from ..layers._core import InputLayer
-from ._model import Model, _spec_from_shapes
+from ._model import Model
 from ._sequential import unique_key
 
 _is_kt = lambda t: isinstance(t, KerasTensor)
@@ -54,12 +54,9 @@ class Functional(Model):
         for node in self._nodes:
             self._add_layer(node.layer, seen)
         self._key_of = {id(l): k for k, l in zip(self._keys, self._layers)}
-        names = []
-        for i, t in enumerate(_leaves(outputs)):
-            names.append(self._key_of[id(t.node.layer)])
-        if isinstance(outputs, dict):
-            names = list(outputs.keys())
-        self._output_names = names
+        # Keras names outputs by their dict keys, else by the layers that produce them.
+        self._output_names = (list(outputs) if isinstance(outputs, dict) else
+                              [self._key_of[id(t.node.layer)] for t in _leaves(outputs)])
 
     def _add_layer(self, layer, seen):
         if id(layer) in seen:

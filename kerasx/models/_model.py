@@ -5,14 +5,13 @@
 adds `params`/`state`, `compile`/`fit`/`evaluate`/`predict`, `summary` and Keras-order weights.
 """
 
-import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..layers._base import KerasTensor, Layer, as_spec, shape_str
+from ..layers._base import KerasTensor, Layer, as_spec, batch_of_one, shape_str
 
 
 def _get_path(tree, path):
@@ -119,8 +118,7 @@ class Model(Layer):
         if self.built:
             return
         if self._input_spec_shapes() is None and x_spec is not None:
-            self._init_from_spec(jax.tree.map(
-                lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec))
+            self._init_from_spec(batch_of_one(x_spec))
         else:
             self.build()
 

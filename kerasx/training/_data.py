@@ -7,10 +7,9 @@ count real samples only.
 """
 
 import math
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 

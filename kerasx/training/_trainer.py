@@ -11,7 +11,7 @@ converts a device value to a Python number per step (the progress bar does so on
 renders).
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +23,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._data import is_iterable_dataset, make_batches, split_validation, to_numpy_tree
-from ..layers._base import as_spec
+from ..layers._base import as_spec, batch_of_one
 
 
 def _per_output(spec, names: List[str], what: str, default=None) -> List[Any]:
@@ -247,9 +247,8 @@ class Trainer:
         key = str(jax.tree.map(lambda s: (s.shape[1:], s.dtype), x_spec))
         cache = self.__dict__.setdefault("_pred_shape_cache", {})
         if key not in cache:
-            one = jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), x_spec)
             out = jax.eval_shape(lambda p, s, xx: self.model.apply(p, s, xx)[0],
-                                 self.model.params, self.model.state, one)
+                                 self.model.params, self.model.state, batch_of_one(x_spec))
             cache[key] = [tuple(o.shape) for o in self.model._flatten_outputs(out)]
         return cache[key]
 
