@@ -71,6 +71,9 @@ class Layer:
 
     # True for layers whose training output depends on the whole batch (BatchNormalization).
     uses_batch_statistics = False
+    # True for layers whose `apply` takes the keyword `batch_mask` (BatchNormalization and the
+    # models); containers pass it through `apply_layer`, so other layers keep the plain signature.
+    takes_batch_mask = False
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[int]] = None,
@@ -201,6 +204,26 @@ class Layer:
             "model, or use the pure API: `params, state = layer.init(jax.random.key(0), x)` then "
             "`y, state = layer.apply(params, state, x)`."
         )
+
+
+def apply_layer(layer: Layer, params: Params, state: State, inputs: Any, *, training: bool = False,
+                rng: Optional[PRNGKey] = None, batch_mask: Optional[jax.Array] = None) -> Tuple[Any, State]:
+    """Calls `layer.apply`, passing `batch_mask=` only to a layer that takes it.
+
+    Containers call their sublayers through this, so a layer written with the plain
+    `apply(params, state, inputs, *, training=False, rng=None)` signature keeps working when a
+    batch mask is given.
+
+    Args:
+        batch_mask: None, or a float array of shape `(batch,)`: 1.0 for the real samples of a
+            padded batch, 0.0 for the padding rows.
+
+    Returns:
+        `(outputs, new_state)`, as `layer.apply` returns them.
+    """
+    if batch_mask is not None and layer.takes_batch_mask:
+        return layer.apply(params, state, inputs, training=training, rng=rng, batch_mask=batch_mask)
+    return layer.apply(params, state, inputs, training=training, rng=rng)
 
 
 class Node:

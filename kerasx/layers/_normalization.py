@@ -33,6 +33,22 @@ def _compute_dtype(dtype):
     return jnp.result_type(dtype, jnp.float32)
 
 
+def _masked_moments(x, mask, reduce_axes):
+    """Mean and biased variance of `x` over `reduce_axes`, each sample weighted by `mask`.
+
+    `mask` has shape `(batch,)` (axis 0 of `x`); padding rows (weight 0) may hold anything, even
+    inf/nan. An all-zero mask gives a zero mean and variance.
+    """
+    w = jnp.broadcast_to(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape)
+    count = jnp.sum(w, axis=reduce_axes)
+    count = jnp.where(count > 0, count, 1.0)
+    keep = w != 0
+    mean = jnp.sum(w * jnp.where(keep, x, 0.0), axis=reduce_axes) / count
+    centered = jnp.where(keep, x - jnp.expand_dims(mean, reduce_axes), 0.0)
+    variance = jnp.sum(w * jnp.square(centered), axis=reduce_axes) / count
+    return mean, variance
+
+
 class BatchNormalization(Layer):
     """Normalizes each feature with batch statistics in training and moving averages otherwise.
 
@@ -43,6 +59,13 @@ class BatchNormalization(Layer):
     In inference (`training=False`) it uses `moving_mean`/`moving_variance` and returns its
     state unchanged. As in Keras, a layer with `trainable=False` is frozen: it always runs in
     inference mode, even with `training=True`.
+
+    A padded batch (the last partial batch of an epoch, padded to keep one compiled shape) is
+    normalized with the statistics of its real samples only: pass
+    `apply(..., training=True, batch_mask=m)` with `m` of shape `(batch,)`, 1.0 for real samples
+    and 0.0 for padding rows. The mean and biased variance are then weighted by `m` (broadcast
+    over the other reduced axes), and so are the new moving statistics; the outputs of padding
+    rows are finite but meaningless. In inference the mask is ignored.
 
     Weights (Keras order): `gamma` (params, if `scale`), `beta` (params, if `center`),
     `moving_mean`, `moving_variance` (state).
@@ -70,8 +93,9 @@ class BatchNormalization(Layer):
         >>> y, _ = bn.apply(params, state, x)                       # inference
     """
 
-    # Training normalizes with the batch's own statistics, so the trainer must not pad batches.
+    # Training normalizes with the batch's own statistics, so a padded batch needs `batch_mask`.
     uses_batch_statistics = True
+    takes_batch_mask = True
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
@@ -126,13 +150,19 @@ class BatchNormalization(Layer):
         }
         return params, state
 
-    def apply(self, params, state, inputs, *, training=False, rng=None):
+    def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
         ax = self._axis_for(inputs.shape)
         channels = state["moving_mean"].shape[0]
         if inputs.shape[ax] != channels:
             raise ValueError(
                 f"Layer '{self.name}' (BatchNormalization) was built for {channels} features on "
                 f"axis {self.axis}, but received inputs of shape {shape_str(inputs.shape)}."
+            )
+        if batch_mask is not None and tuple(batch_mask.shape) != tuple(inputs.shape[:1]):
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization) expects `batch_mask` of shape "
+                f"(batch,) = {shape_str(inputs.shape[:1])} for inputs of shape "
+                f"{shape_str(inputs.shape)}, but received shape {shape_str(batch_mask.shape)}."
             )
         dtype = _compute_dtype(inputs.dtype)
         x = inputs.astype(dtype)
@@ -141,8 +171,11 @@ class BatchNormalization(Layer):
 
         if training and self.trainable:
             reduce_axes = tuple(i for i in range(x.ndim) if i != ax)
-            mean = jnp.mean(x, axis=reduce_axes)
-            variance = jnp.var(x, axis=reduce_axes)  # biased, as in Keras
+            if batch_mask is None or ax == 0:  # (axis=0: statistics never mix samples)
+                mean = jnp.mean(x, axis=reduce_axes)
+                variance = jnp.var(x, axis=reduce_axes)  # biased, as in Keras
+            else:
+                mean, variance = _masked_moments(x, batch_mask.astype(dtype), reduce_axes)
             new_mean = moving_mean * self.momentum + mean * (1.0 - self.momentum)
             new_variance = moving_variance * self.momentum + variance * (1.0 - self.momentum)
             state = {

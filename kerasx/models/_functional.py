@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 
 import jax
 
-from ..layers._base import KerasTensor, Layer, Node, as_spec, shape_str
+from ..layers._base import KerasTensor, Layer, Node, apply_layer, as_spec, shape_str
 from ..layers._core import InputLayer
 from ._model import Model
 from ._sequential import unique_key
@@ -26,6 +26,8 @@ class Functional(Model):
 
     Layers called more than once share their weights; models can be called like layers.
     """
+
+    takes_batch_mask = True
 
     def __init__(self, inputs, outputs, name: Optional[str] = None, trainable: bool = True):
         super().__init__(name=name or "functional", trainable=trainable)
@@ -193,7 +195,9 @@ class Functional(Model):
                 env[id(t)] = s
         return params, state
 
-    def apply(self, params, state, inputs, *, training=False, rng=None):
+    def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
+        """Runs the graph; `batch_mask` (shape `(batch,)`, 0.0 for padding rows) goes to the
+        layers that take it (BatchNormalization, nested models)."""
         flat = self._standardize_inputs(inputs)
         env = {id(t): x for t, x in zip(_leaves(self._inputs), flat)}
         new_state = dict(state)
@@ -201,8 +205,9 @@ class Functional(Model):
             key = self._key_of[id(node.layer)]
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
-            out, new_state[key] = node.layer.apply(params[key], new_state[key], args,
-                                                   training=training, rng=layer_rng)
+            out, new_state[key] = apply_layer(node.layer, params[key], new_state[key], args,
+                                              training=training, rng=layer_rng,
+                                              batch_mask=batch_mask)
             for t, v in zip(node.output_tensors, jax.tree.leaves(out)):
                 env[id(t)] = v
         outputs = jax.tree.map(lambda t: env[id(t)], self._outputs, is_leaf=_is_kt)

@@ -106,10 +106,11 @@ class Model(Layer):
         self._init_from_spec(_spec_from_shapes(input_shape, self._input_dtypes()))
 
     def _init_from_spec(self, spec):
-        """Creates the weights as one jitted program (one compile instead of one per weight)."""
+        """Creates the weights as one quickly compiled program (one compile, not one per weight)."""
+        from .._jit import quick_jit
         from ..utils import next_rng_key
 
-        self._params, self._state = jax.jit(lambda key: self.init(key, spec))(next_rng_key())
+        self._params, self._state = quick_jit(lambda key: self.init(key, spec))(next_rng_key())
 
     def _input_dtypes(self):
         return None
@@ -254,7 +255,8 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ training (kerasx.training)
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                steps_per_execution: int = 1, jit_compile: bool = True, **kwargs):
+                steps_per_execution="auto", jit_compile: bool = True, data_on_device="auto",
+                **kwargs):
         """Configures the model for training (Keras's `Model.compile`).
 
         Args:
@@ -263,11 +265,21 @@ class Model(Layer):
                 list/dict of those for multi-output models.
             metrics: a list of names/metrics/callables, or a list/dict of lists per output.
             loss_weights: a list or dict of scalars weighting each output's loss.
+            steps_per_execution: batches run by one jitted call, in a loop on the device.
+                "auto" (the default) runs a whole epoch per call, or about 20 calls an epoch
+                when a progress bar is shown, and one batch per call when a callback has
+                batch-level hooks. With an integer, batch-level callbacks are called once per
+                call, as in Keras.
+            data_on_device: whether `fit`/`evaluate`/`predict` place array data on the device
+                once and shuffle it there (True), stream it from the host in prefetched
+                chunks (False), or decide by size ("auto": up to a quarter of the
+                accelerator's memory, 2 GiB on the CPU).
         """
         from ..training._trainer import Trainer
 
         self._trainer = Trainer(self, optimizer=optimizer, loss=loss, metrics=metrics,
-                                loss_weights=loss_weights, **kwargs)
+                                loss_weights=loss_weights, steps_per_execution=steps_per_execution,
+                                data_on_device=data_on_device, **kwargs)
 
     def _require_compiled(self, what: str):
         if self._trainer is None:
@@ -299,6 +311,9 @@ class Model(Layer):
         """Returns the model's outputs on `x` as NumPy, batched (needs no `compile`)."""
         from ..training._trainer import predict
 
+        if self._trainer is not None:
+            kwargs.setdefault("steps_per_execution", self._trainer.steps_per_execution)
+            kwargs.setdefault("data_on_device", self._trainer.data_on_device)
         return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks, **kwargs)
 
 

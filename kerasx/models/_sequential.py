@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence
 
 import jax
 
-from ..layers._base import KerasTensor, Layer, as_spec, shape_str
+from ..layers._base import KerasTensor, Layer, apply_layer, as_spec, shape_str
 from ..layers._core import InputLayer
 from ._model import Model, _spec_from_shapes
 
@@ -39,6 +39,8 @@ class Sequential(Model):
     Example:
         model = Sequential([Input((784,)), Dense(128, activation="relu"), Dense(10)])
     """
+
+    takes_batch_mask = True
 
     def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None,
                  trainable: bool = True):
@@ -141,13 +143,15 @@ class Sequential(Model):
             spec = jax.eval_shape(lambda p_, s_, x_: layer.apply(p_, s_, x_)[0], p, s, spec)
         return params, state
 
-    def apply(self, params, state, inputs, *, training=False, rng=None):
+    def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
+        """Runs the layers in order; `batch_mask` (shape `(batch,)`, 0.0 for padding rows) goes
+        to the layers that take it (BatchNormalization, nested models)."""
         self._check_input(as_spec(inputs))
         x, new_state = inputs, {}
         for i, (key, layer) in enumerate(self._layer_items()):
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
-            x, new_state[key] = layer.apply(params[key], state[key], x, training=training,
-                                            rng=layer_rng)
+            x, new_state[key] = apply_layer(layer, params[key], state[key], x, training=training,
+                                            rng=layer_rng, batch_mask=batch_mask)
         return x, new_state
 
     def _summary_rows(self):

@@ -11,6 +11,7 @@ converts a device value to a Python number per step (the progress bar does so on
 renders).
 """
 
+import math
 from typing import Any, Dict, List
 
 import jax
@@ -22,7 +23,9 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._data import is_iterable_dataset, make_batches, split_validation, to_numpy_tree
+from ._data import (StreamFeed, is_iterable_dataset, make_feed, split_validation,
+                    to_numpy_tree)
+from .._jit import quick_jit
 from ..layers._base import as_spec, batch_of_one
 
 
@@ -76,17 +79,28 @@ class Trainer:
 
     def __init__(self, model, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                  weighted_metrics=None, **kwargs):
-        unknown = set(kwargs) - {"run_eagerly", "steps_per_execution",
+        unknown = set(kwargs) - {"run_eagerly", "steps_per_execution", "data_on_device",
                                  "jit_compile", "auto_scale_loss"}
         if unknown:
             raise TypeError(f"compile() got unexpected arguments: {sorted(unknown)}")
+        spe = kwargs.get("steps_per_execution", "auto")
+        if spe != "auto" and (isinstance(spe, bool) or not isinstance(spe, (int, np.integer))
+                              or spe < 1):
+            raise ValueError("Expected `steps_per_execution` to be 'auto' or a positive integer. "
+                             f"Received: steps_per_execution={spe!r}")
+        self.steps_per_execution = spe
+        self.data_on_device = kwargs.get("data_on_device", "auto")
+        if self.data_on_device not in ("auto", True, False):
+            raise ValueError("Expected `data_on_device` to be 'auto', True or False. Received: "
+                             f"data_on_device={self.data_on_device!r}")
         self.model = model
         self.optimizer = optimizers_module.get(optimizer)
         self._loss_spec, self._loss_weights = loss, loss_weights
         self._metric_specs = (metrics, weighted_metrics)
         self._built_for = None
         self.opt_state = None
-        self._train_step = self._test_step = None
+        self._train_exec = self._test_exec = None
+        self._masked_execs = {}
 
     # ------------------------------------------------------------------ building
     def _build(self, y_flat, pred_shapes):
@@ -126,9 +140,11 @@ class Trainer:
         self.loss_names = ["loss"] + ([f"{n}_loss" for n, l in zip(names, self.losses) if l is not None]
                                       if len(names) > 1 else [])
         self._built_for = key
-        self._train_step = jax.jit(self._make_train_step(self.optimizer), donate_argnums=_donate())
-        self._masked_steps = {}
-        self._test_step = jax.jit(self._make_test_step(), donate_argnums=_donate())
+        self._metrics_init_jit = None
+        self._train_exec = jax.jit(self._make_train_exec(self.optimizer), donate_argnums=_donate())
+        self._masked_execs = {}
+        self._test_exec = jax.jit(self._make_test_exec(), donate_argnums=_donate())
+        self._predict_exec = None
 
     def _check_labels(self, y_flat, pred_shapes):
         for loss, y, ps in zip(self.losses, y_flat, pred_shapes):
@@ -149,6 +165,11 @@ class Trainer:
         return total, per_output
 
     def _metrics_init(self):
+        if getattr(self, "_metrics_init_jit", None) is None:
+            self._metrics_init_jit = quick_jit(self._metrics_zeros)
+        return self._metrics_init_jit()
+
+    def _metrics_zeros(self):
         n_losses = len(self.loss_names)
         zero = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
         return {"losses": [zero] * n_losses, "metrics": [m.init() for _, _, m, _ in self.metrics]}
@@ -168,15 +189,19 @@ class Trainer:
         return logs
 
     def _make_train_step(self, tx):
+        """The pure step `train_step(train_state, batch) -> train_state`."""
         model = self.model
+        batch_stats = _uses_batch_statistics(model)
 
         def train_step(ts, batch):
             x, y, weight, mask, count = batch
             y_flat = _flatten_targets(model, y)
             rng, step_rng = jax.random.split(ts["rng"])
+            extra = {"batch_mask": mask} if batch_stats else {}
 
             def loss_fn(params):
-                y_pred, new_state = model.apply(params, ts["state"], x, training=True, rng=step_rng)
+                y_pred, new_state = model.apply(params, ts["state"], x, training=True,
+                                                rng=step_rng, **extra)
                 p_flat = model._flatten_outputs(y_pred)
                 total, per_output = self._losses_and_total(y_flat, p_flat, weight, count)
                 return total, (p_flat, new_state, per_output)
@@ -187,59 +212,77 @@ class Trainer:
             params = optax.apply_updates(ts["params"], updates)
             mstate = self._metrics_update(ts["metrics"], total, per_output, y_flat, p_flat,
                                           weight, mask, count)
-            new_ts = {"params": params, "state": new_state, "opt_state": opt_state, "rng": rng,
-                      "metrics": mstate}
-            return new_ts, self._metrics_result(mstate)
+            return {"params": params, "state": new_state, "opt_state": opt_state, "rng": rng,
+                    "metrics": mstate}
 
         return train_step
 
-    def _make_test_step(self):
+    def _make_train_exec(self, tx):
+        """One execution: the train step looped on the device over batches lo..hi-1.
+
+        `train_exec(train_state, data, order, valid, lo, hi) -> (train_state, logs)`. The bounds
+        are traced values, so any run length, a whole epoch or a single step, reuses one
+        compiled program.
+        """
+        step = self._make_train_step(tx)
+
+        def train_exec(ts, data, order, valid, lo, hi):
+            ts = jax.lax.fori_loop(lo, hi, lambda i, t: step(t, _gather(data, order, valid, i)), ts)
+            return ts, self._metrics_result(ts["metrics"])
+
+        return train_exec
+
+    def _make_test_exec(self):
         model = self.model
 
-        def test_step(mstate, params, state, batch):
-            x, y, weight, mask, count = batch
-            y_flat = _flatten_targets(model, y)
-            y_pred, _ = model.apply(params, state, x, training=False)
-            p_flat = model._flatten_outputs(y_pred)
-            total, per_output = self._losses_and_total(y_flat, p_flat, weight, count)
-            mstate = self._metrics_update(mstate, total, per_output, y_flat, p_flat, weight, mask,
-                                          count)
+        def test_exec(mstate, params, state, data, order, valid, lo, hi):
+            def body(i, m):
+                x, y, weight, mask, count = _gather(data, order, valid, i)
+                y_flat = _flatten_targets(model, y)
+                y_pred, _ = model.apply(params, state, x, training=False)
+                p_flat = model._flatten_outputs(y_pred)
+                total, per_output = self._losses_and_total(y_flat, p_flat, weight, count)
+                return self._metrics_update(m, total, per_output, y_flat, p_flat, weight, mask,
+                                            count)
+
+            mstate = jax.lax.fori_loop(lo, hi, body, mstate)
             return mstate, self._metrics_result(mstate)
 
-        return test_step
+        return test_exec
 
     # ------------------------------------------------------------------ optimizer over trainable weights
-    def _step_for_trainable(self):
-        """The optimizer and jitted train step for the current `trainable` flags.
+    def _exec_for_trainable(self):
+        """The optimizer and jitted train execution for the current `trainable` flags.
 
-        Frozen weights get zero updates (`optax.multi_transform` with `set_to_zero`); one step is
-        compiled per distinct freezing pattern and reused.
+        Frozen weights get zero updates (`optax.multi_transform` with `set_to_zero`); one
+        execution is compiled per distinct freezing pattern and reused.
         """
         from ..models._model import trainable_mask
 
         mask = trainable_mask(self.model, self.model.params)
         if all(jax.tree.leaves(mask)):
-            return self.optimizer, self._train_step
+            return self.optimizer, self._train_exec
         key = (jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
-        if key not in self._masked_steps:
+        if key not in self._masked_execs:
             labels = jax.tree.map(lambda m: "train" if m else "frozen", mask)
             tx = optax.multi_transform({"train": self.optimizer, "frozen": optax.set_to_zero()}, labels)
-            self._masked_steps[key] = (tx, jax.jit(self._make_train_step(tx), donate_argnums=_donate()))
-        return self._masked_steps[key]
+            self._masked_execs[key] = (tx, jax.jit(self._make_train_exec(tx), donate_argnums=_donate()))
+        return self._masked_execs[key]
 
     # ------------------------------------------------------------------ host side
-    def _prepare(self, batches):
+    def _prepare(self, feed):
         """Builds the model and the steps from the first batch; returns the predictions' shapes."""
-        first = next(iter(batches.epoch(None)))
-        x, y = first[0], first[1]
+        x, y = feed.first()
         model = self.model
         x_spec = as_spec(x)
         model._ensure_built(x_spec)
-        model._check_input_data(as_spec(batches.x) if hasattr(batches, "x") else x_spec)
+        model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
         if y is None:
             raise ValueError("Training and evaluation need targets: pass `y` (or (x, y) batches).")
         pred_shapes = self._pred_shapes(x_spec)
         self._build(_flatten_targets(model, y), pred_shapes)
+        if feed.y is not None:
+            self._check_labels(_flatten_targets(model, feed.y), pred_shapes)
         return pred_shapes
 
     def _pred_shapes(self, x_spec):
@@ -252,10 +295,25 @@ class Trainer:
             cache[key] = [tuple(o.shape) for o in self.model._flatten_outputs(out)]
         return cache[key]
 
-    def _check_all_labels(self, y, pred_shapes):
-        if y is None:
-            return
-        self._check_labels(_flatten_targets(self.model, y), pred_shapes)
+    def _feed(self, x, y, sample_weight, batch_size, shuffle=False):
+        return make_feed(x, y, sample_weight, batch_size, shuffle, on_device=self.data_on_device)
+
+    def _execution_length(self, feed, callbacks, hooks, verbose):
+        """Steps per jitted call: the compile() value, or for "auto" a whole epoch, fewer when
+        a progress bar should move (about 20 updates an epoch), and 1 when a user callback
+        has batch-level hooks (they then see every batch, as with Keras's default)."""
+        if self.steps_per_execution != "auto":
+            return int(min(self.steps_per_execution, feed.steps or self.steps_per_execution))
+        if any(callbacks_module.overrides_batch_hooks(cb, hooks) for cb in callbacks or []):
+            return 1
+        steps = feed.steps
+        if steps is None:  # a generator of unknown length: stream in modest chunks
+            return _STREAM_CHUNK
+        if verbose == 1:
+            steps = math.ceil(steps / _PROGBAR_UPDATES)
+        if isinstance(feed, StreamFeed):
+            steps = min(steps, _STREAM_CHUNK)
+        return max(1, steps)
 
     def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -272,53 +330,50 @@ class Trainer:
                 to_numpy_tree(x), to_numpy_tree(y), sample_weight, validation_split)
         if class_weight is not None:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
-        batches = make_batches(x, y, sample_weight, batch_size, shuffle,
-                               pad=not _uses_batch_statistics(model))
-        pred_shapes = self._prepare(batches)
-        if getattr(batches, "y", None) is not None:
-            self._check_all_labels(batches.y, pred_shapes)
-        val_batches = None
+        feed = self._feed(x, y, sample_weight, batch_size, shuffle)
+        self._prepare(feed)
+        val_feed = None
         if validation_data is not None:
             vx, vy, vsw = _unpack_validation(validation_data)
-            val_batches = make_batches(vx, vy, vsw, validation_batch_size or batch_size, False)
+            val_feed = self._feed(vx, vy, vsw, validation_batch_size or batch_size)
+            self._prepare(val_feed)
 
-        tx, step_fn = self._step_for_trainable()
-        params = jax.tree.map(jnp.array, model.params)  # private copies: their buffers get donated
-        state = jax.tree.map(jnp.array, model.state)
+        tx, train_exec = self._exec_for_trainable()
+        copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
+        params, state = copy(model.params), copy(model.state)  # donated buffers must be private
         if self.opt_state is None or jax.tree.structure(self.opt_state) != jax.tree.structure(
                 jax.eval_shape(tx.init, params)):
-            self.opt_state = tx.init(params)
-        ts = {"params": params, "state": state, "opt_state": jax.tree.map(jnp.array, self.opt_state),
+            self.opt_state = quick_jit(tx.init)(params)
+        ts = {"params": params, "state": state, "opt_state": copy(self.opt_state),
               "rng": next_rng_key(), "metrics": self._metrics_init()}
+        shuffle_seed = int(np.random.randint(0, 2**31 - 1))
 
         verbose = 1 if verbose == "auto" else verbose
         history = callbacks_module.History()
+        steps = feed.steps if steps_per_epoch is None or feed.steps is None \
+            else min(steps_per_epoch, feed.steps)
         cbs = callbacks_module.CallbackList(
             list(callbacks or []) + [history], add_progbar=verbose != 0, model=model,
-            verbose=verbose, epochs=epochs,
-            steps=batches.steps if steps_per_epoch is None or batches.steps is None
-            else min(steps_per_epoch, batches.steps))
+            verbose=verbose, epochs=epochs, steps=steps)
+        spe = self._execution_length(feed, callbacks, "train", verbose)
         model.stop_training = False
-        np_rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         cbs.on_train_begin()
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             ts["metrics"] = self._metrics_init()
             logs = {}
-            for step, batch in enumerate(batches.epoch(np_rng)):
-                if steps_per_epoch is not None and step >= steps_per_epoch:
-                    break
-                cbs.on_train_batch_begin(step)
-                ts, logs = step_fn(ts, _device_batch(batch))
+            for start, stop, args, _ in feed.executions(spe, steps_per_epoch, shuffle_seed, epoch):
+                cbs.on_train_batch_begin(start)
+                ts, logs = train_exec(ts, *args)
                 model._params, model._state = ts["params"], ts["state"]
-                cbs.on_train_batch_end(step, logs)
+                cbs.on_train_batch_end(stop - 1, logs)
                 if model.stop_training:
                     break
             epoch_logs = {k: float(v) for k, v in logs.items()}
             self.opt_state = ts["opt_state"]
-            if val_batches is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val_batches, ts["params"], ts["state"])
+            if val_feed is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_feed(val_feed, ts["params"], ts["state"])
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
@@ -329,34 +384,46 @@ class Trainer:
         model.history = history
         return history
 
-    def _evaluate_batches(self, batches, params, state, cbs=None) -> Dict[str, float]:
+    def _evaluate_feed(self, feed, params, state, cbs=None, spe=None) -> Dict[str, float]:
         mstate = self._metrics_init()
         logs = {}
-        for step, batch in enumerate(batches.epoch(None)):
+        for start, stop, args, _ in feed.executions(spe or feed.steps or _STREAM_CHUNK):
             if cbs:
-                cbs.on_test_batch_begin(step)
-            mstate, logs = self._test_step(mstate, params, state, _device_batch(batch))
+                cbs.on_test_batch_begin(start)
+            mstate, logs = self._test_exec(mstate, params, state, *args)
             if cbs:
-                cbs.on_test_batch_end(step, logs)
+                cbs.on_test_batch_end(stop - 1, logs)
         return {k: float(v) for k, v in logs.items()}
 
     def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
                  return_dict=False, steps=None):
-        batches = make_batches(x, y, sample_weight, batch_size, False)
-        pred_shapes = self._prepare(batches)
-        if getattr(batches, "y", None) is not None:
-            self._check_all_labels(batches.y, pred_shapes)
+        feed = self._feed(x, y, sample_weight, batch_size)
+        self._prepare(feed)
         verbose = 1 if verbose == "auto" else verbose
         cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,
                                             model=self.model, verbose=verbose, epochs=1,
-                                            steps=batches.steps)
+                                            steps=feed.steps)
+        spe = self._execution_length(feed, callbacks, "test", verbose)
         cbs.on_test_begin()
-        logs = self._evaluate_batches(batches, self.model.params, self.model.state, cbs)
+        logs = self._evaluate_feed(feed, self.model.params, self.model.state, cbs, spe)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
         values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
         return values[0] if len(values) == 1 else values
+
+
+_PROGBAR_UPDATES = 20   # executions per epoch when a progress bar is drawn and spe is "auto"
+_STREAM_CHUNK = 32      # batches per host-to-device chunk when streaming with spe "auto"
+
+
+def _gather(data, order, valid, i):
+    """Batch i of an execution's data: `(x, y, sample_weight, mask, count)`."""
+    idx, mask = order[i], valid[i]
+    x = jax.tree.map(lambda a: a[idx], data["x"])
+    y = None if data["y"] is None else jax.tree.map(lambda a: a[idx], data["y"])
+    weight = mask if data["sw"] is None else mask * data["sw"][idx]
+    return x, y, weight, mask, jnp.sum(mask)
 
 
 def _uses_batch_statistics(layer) -> bool:
@@ -371,11 +438,6 @@ def _donate():
     # Buffer donation reuses the train state's memory on accelerators; the CPU backend does not
     # implement it (and would warn on every call).
     return (0,) if jax.default_backend() != "cpu" else ()
-
-
-def _device_batch(batch):
-    x, y, weight, mask, count = batch
-    return (x, y, weight, mask, np.float32(count))
 
 
 def _unpack_validation(data):
@@ -403,38 +465,58 @@ def _class_weights(model, y, class_weight, sample_weight):
     return w if sample_weight is None else w * np.asarray(sample_weight, np.float32)
 
 
-def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
-    """Runs the model on `x` in batches; NumPy outputs in the model's output structure."""
-    from ._data import ArrayBatches, IterableBatches
-
+def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=None,
+            steps_per_execution="auto", data_on_device="auto"):
+    """Runs the model on `x` in batches on the device; NumPy outputs in the model's output
+    structure."""
     if is_iterable_dataset(x):
-        batches = IterableBatches([(b[0],) if isinstance(b, (tuple, list)) else (b,) for b in x])
-    else:
-        batches = ArrayBatches(to_numpy_tree(x), None, None, batch_size or 32, False)
-    first = next(iter(batches.epoch(None)))
-    x_spec = as_spec(first[0])
+        x = [(b[0],) if isinstance(b, (tuple, list)) else (b,) for b in x]
+    feed = make_feed(x, None, None, batch_size, False, on_device=data_on_device)
+    x_spec = as_spec(feed.first()[0])
     model._ensure_built(x_spec)
-    model._check_input_data(x_spec)
-    fn = _predict_fn(model)
+    model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
     verbose = 1 if verbose == "auto" else verbose
     cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,
-                                        model=model, verbose=verbose, epochs=1, steps=batches.steps)
+                                        model=model, verbose=verbose, epochs=1, steps=feed.steps)
+    if steps_per_execution != "auto":
+        spe = int(min(steps_per_execution, feed.steps or steps_per_execution))
+    elif any(callbacks_module.overrides_batch_hooks(cb, "predict") for cb in callbacks or []):
+        spe = 1
+    else:
+        spe = feed.steps or _STREAM_CHUNK
+        if verbose == 1:
+            spe = math.ceil(spe / _PROGBAR_UPDATES)
+        if isinstance(feed, StreamFeed):
+            spe = min(spe, _STREAM_CHUNK)
+    fn = _predict_exec(model)
     cbs.on_predict_begin()
     outs = []
-    for step, (xb, _, _, _, count) in enumerate(batches.epoch(None)):
-        cbs.on_predict_batch_begin(step)
-        y = fn(model.params, model.state, xb)
-        outs.append((y, count))
-        cbs.on_predict_batch_end(step, {"outputs": y})
-    flat = [np.concatenate([np.asarray(model._flatten_outputs(y)[i])[:c] for y, c in outs])
-            for i in range(len(model.output_names))]
+    for start, stop, args, rows in feed.executions(spe):
+        cbs.on_predict_batch_begin(start)
+        y = fn(model.params, model.state, *args, length=spe)
+        outs.append((y, stop - start, rows))
+        cbs.on_predict_batch_end(stop - 1, {"outputs": y})
+    flat = []
+    for i in range(len(model.output_names)):
+        parts = []
+        for y, n_batches, rows in outs:
+            out = np.asarray(model._flatten_outputs(y)[i])[:n_batches]
+            parts.append(out.reshape((-1,) + out.shape[2:])[rows()])
+        flat.append(np.concatenate(parts))
     cbs.on_predict_end()
     return model._unflatten_outputs(flat)
 
 
-def _predict_fn(model):
+def _predict_exec(model):
+    """`(params, state, data, order, valid, lo, hi, length) -> outputs` for batches lo..hi-1,
+    stacked (length, batch, ...); jitted once per model and execution length."""
     fn = getattr(model, "_predict_jit", None)
     if fn is None:
-        fn = jax.jit(lambda p, s, x: model.apply(p, s, x, training=False)[0])
+        def predict_exec(params, state, data, order, valid, lo, hi, length):
+            def one(i):
+                x = jax.tree.map(lambda a: a[order[jnp.minimum(i, hi - 1)]], data["x"])
+                return model.apply(params, state, x, training=False)[0]
+            return jax.lax.map(one, lo + jnp.arange(length))
+        fn = jax.jit(predict_exec, static_argnames="length")
         model._predict_jit = fn
     return fn

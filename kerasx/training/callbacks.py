@@ -136,6 +136,27 @@ class Callback:
         """Called at the end of `predict`."""
 
 
+_BATCH_HOOKS = {
+    "train": ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"),
+    "test": ("on_test_batch_begin", "on_test_batch_end"),
+    "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
+
+
+def overrides_batch_hooks(callback, kind: str) -> bool:
+    """Whether `callback` implements batch-level hooks of `kind` ("train", "test", "predict").
+
+    With `steps_per_execution="auto"`, kerasx runs one batch per jitted call for such callbacks
+    so they see every batch, and many batches per call otherwise.
+    """
+    if isinstance(callback, (ProgbarLogger, History)):
+        return False
+    if isinstance(callback, CallbackList):
+        return any(overrides_batch_hooks(cb, kind) for cb in callback.callbacks)
+    return any(getattr(type(callback), hook, None) is not getattr(Callback, hook)
+               for hook in _BATCH_HOOKS[kind])
+
+
 def _flatten_callbacks(callbacks):
     """Flattens nested lists/tuples of callbacks and checks each item."""
     flat = []

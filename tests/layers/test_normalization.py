@@ -153,6 +153,86 @@ def test_batch_norm_weight_order_and_config():
     assert BatchNormalization(**{k: v for k, v in cfg.items() if k != "dtype"}).axis == 1
 
 
+# ------------------------------------------------------------------------------ BatchNormalization: batch_mask
+MASK_CASES = [
+    # (padded input shape, kwargs): 8 rows, of which the last 3 are padding
+    ((8, 5), {"momentum": 0.5}),
+    ((8, 5), {"momentum": 0.9, "center": False}),
+    ((8, 3, 3, 6), {"momentum": 0.5}),
+    ((8, 6, 3, 3), {"axis": 1, "momentum": 0.5}),
+    ((8, 3, 4, 2), {"axis": -3, "momentum": 0.5, "scale": False}),
+]
+N_REAL = 5
+
+
+def padded_batch(shape, seed=0):
+    """A batch whose rows past N_REAL are large garbage, and its mask."""
+    x = x_of(shape, seed=seed, loc=1.5, scale=2.0)
+    x[N_REAL:] = x_of((shape[0] - N_REAL,) + shape[1:], seed=seed + 1, loc=1e6, scale=1e5)
+    mask = np.zeros(shape[0], np.float32)
+    mask[:N_REAL] = 1.0
+    return x, mask
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("shape,kwargs", MASK_CASES)
+def test_batch_norm_mask_uses_only_real_rows(shape, kwargs, jit):
+    bn = BatchNormalization(**kwargs, **RANDOM_INITS)
+    x, mask = padded_batch(shape)
+    params, state = bn.init(jax.random.key(0), spec(shape))
+    apply = jax.jit(bn.apply, static_argnames="training") if jit else bn.apply
+    y, new_state = apply(params, state, x, training=True, batch_mask=mask)
+    y_ref, ref_state = bn.apply(params, state, x[:N_REAL], training=True)
+    np.testing.assert_allclose(y[:N_REAL], y_ref, atol=1e-5, rtol=1e-5)
+    assert np.all(np.isfinite(y))
+    for key in ("moving_mean", "moving_variance"):
+        np.testing.assert_allclose(new_state[key], ref_state[key], atol=1e-5, rtol=1e-5)
+    # the padding rows would skew the statistics without the mask
+    _, skewed = bn.apply(params, state, x, training=True)
+    assert not np.allclose(skewed["moving_mean"], ref_state["moving_mean"], atol=1e-3)
+
+
+def test_batch_norm_mask_none_is_unchanged_and_ones_mask_agrees():
+    bn = BatchNormalization(momentum=0.9, **RANDOM_INITS)
+    x = x_of((8, 3, 3, 4), loc=2.0)
+    params, state = bn.init(jax.random.key(0), x)
+    y, s = bn.apply(params, state, x, training=True)
+    y_none, s_none = bn.apply(params, state, x, training=True, batch_mask=None)
+    np.testing.assert_array_equal(y_none, y)
+    jax.tree.map(np.testing.assert_array_equal, s_none, s)
+    y_ones, s_ones = bn.apply(params, state, x, training=True, batch_mask=jnp.ones(8))
+    np.testing.assert_allclose(y_ones, y, atol=1e-5, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6, rtol=1e-6), s_ones, s)
+
+
+def test_batch_norm_inference_and_frozen_ignore_the_mask():
+    x, mask = padded_batch((8, 4))
+    bn = BatchNormalization(**RANDOM_INITS)
+    params, state = bn.init(jax.random.key(0), x)
+    y, same = bn.apply(params, state, x, training=False, batch_mask=mask)
+    assert same is state
+    np.testing.assert_array_equal(y, bn.apply(params, state, x)[0])
+    frozen = BatchNormalization(trainable=False, **RANDOM_INITS)
+    y, new_state = frozen.apply(params, state, x, training=True, batch_mask=mask)
+    jax.tree.map(np.testing.assert_array_equal, new_state, state)
+    np.testing.assert_array_equal(y, frozen.apply(params, state, x)[0])
+
+
+def test_batch_norm_all_padding_mask_stays_finite():
+    x, _ = padded_batch((8, 4))
+    bn = BatchNormalization()
+    params, state = bn.init(jax.random.key(0), x)
+    y, new_state = bn.apply(params, state, x, training=True, batch_mask=jnp.zeros(8))
+    assert all(np.all(np.isfinite(a)) for a in jax.tree.leaves((y, new_state)))
+
+
+def test_batch_norm_mask_shape_error_teaches():
+    bn = BatchNormalization(name="bn")
+    params, state = bn.init(jax.random.key(0), spec((4, 5)))
+    with pytest.raises(ValueError, match="'bn'.*`batch_mask` of shape.*\\(4,\\).*\\(5,\\)"):
+        bn.apply(params, state, jnp.ones((4, 5)), training=True, batch_mask=jnp.ones(5))
+
+
 # ------------------------------------------------------------------------------ LayerNormalization
 LN_CASES = [
     ((4, 6), {}),
