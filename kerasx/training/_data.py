@@ -126,17 +126,24 @@ class IterableBatches:
         self.batch_size = None
 
     def first(self):
-        for item in self._items():
-            x, y, _, _, n = _parse_item(item, 0)
+        if self._pending:
+            item = self._pending[0]
+        else:
+            # next() rather than a for loop: abandoning a `yield from` would close the user's
+            # generator.
+            item = next(iter(self.data), None)
+            if item is None:
+                raise ValueError("The dataset passed as `x` is empty: it yielded no batches.")
             if self._one_shot:
-                self._pending.insert(0, item)
-            return x, y
-        raise ValueError("The dataset passed as `x` is empty: it yielded no batches.")
+                self._pending.append(item)
+        x, y, _, _, _ = _parse_item(item, 0)
+        return x, y
 
     def _items(self):
         while self._pending:
             yield self._pending.pop(0)
-        yield from self.data
+        for item in self.data:  # not `yield from`: closing this must not close self.data
+            yield item
 
     def epoch(self, rng=None) -> Iterator[tuple]:
         for i, item in enumerate(self._items()):

@@ -23,7 +23,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._data import (StreamFeed, is_iterable_dataset, make_feed, split_validation,
+from ._data import (IterableBatches, StreamFeed, is_iterable_dataset, make_feed, split_validation,
                     to_numpy_tree)
 from .._jit import quick_jit
 from ..layers._base import as_spec, batch_of_one
@@ -469,9 +469,11 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
             steps_per_execution="auto", data_on_device="auto"):
     """Runs the model on `x` in batches on the device; NumPy outputs in the model's output
     structure."""
-    if is_iterable_dataset(x):
-        x = [(b[0],) if isinstance(b, (tuple, list)) else (b,) for b in x]
-    feed = make_feed(x, None, None, batch_size, False, on_device=data_on_device)
+    if is_iterable_dataset(x):  # batches of x, or (x, ...) tuples whose rest is ignored
+        feed = StreamFeed(IterableBatches(
+            (b[:1] if isinstance(b, (tuple, list)) else (b,)) for b in x))
+    else:
+        feed = make_feed(x, None, None, batch_size, False, on_device=data_on_device)
     x_spec = as_spec(feed.first()[0])
     model._ensure_built(x_spec)
     model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)

@@ -1,0 +1,230 @@
+"""How fit/evaluate/predict reach the device: resident data and executions of many steps in one
+jitted call, streamed chunks, one trace per fit, and the same numbers whichever path runs."""
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+import kerasx
+from kerasx import layers
+from kerasx.training import _data
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(50, 4)).astype("float32")   # 50 = 3 batches of 16 + a partial one of 2
+Y = RNG.integers(0, 3, 50)
+SW = RNG.uniform(0.5, 2.0, 50).astype("float32")
+
+
+def model(batchnorm=False, dropout=False, **compile_kw):
+    kerasx.utils.set_random_seed(3)
+    body = [layers.Input((4,)), layers.Dense(8, activation="relu")]
+    if batchnorm:
+        body.append(layers.BatchNormalization())
+    if dropout:
+        body.append(layers.Dropout(0.3))
+    m = kerasx.Sequential(body + [layers.Dense(3, activation="softmax")])
+    m.compile(**{"optimizer": kerasx.optimizers.Adam(0.01), "loss": "sparse_categorical_crossentropy",
+                 "metrics": ["accuracy"], **compile_kw})
+    return m
+
+
+class CountTraces(layers.Layer):
+    """Identity layer that counts how often JAX traces it."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.traces = 0
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self.traces += 1
+        return inputs, state
+
+
+def fit_weights(m, x=X, y=Y, **fit_kw):
+    kerasx.utils.set_random_seed(11)  # the same shuffles and dropout keys for every path
+    h = m.fit(x, y, **{"batch_size": 16, "epochs": 3, "verbose": 0, **fit_kw})
+    return m.get_weights(), h.history
+
+
+@pytest.mark.parametrize("batchnorm,dropout", [(False, False), (True, False), (False, True)])
+def test_every_path_gives_the_same_weights(batchnorm, dropout):
+    """Whole-epoch executions, one step per call, odd-sized executions and streamed chunks
+    train the same model to the same weights and logs."""
+    ref_w, ref_h = fit_weights(model(batchnorm, dropout, steps_per_execution=1),
+                               sample_weight=SW, shuffle=True)
+    for kw in [dict(), dict(steps_per_execution=3), dict(data_on_device=False),
+               dict(data_on_device=False, steps_per_execution=2)]:
+        w, h = fit_weights(model(batchnorm, dropout, **kw), sample_weight=SW, shuffle=True)
+        for a, b in zip(ref_w, w):
+            np.testing.assert_allclose(a, b, atol=1e-5, err_msg=str(kw))
+        for k in ref_h:
+            np.testing.assert_allclose(ref_h[k], h[k], rtol=1e-5, err_msg=f"{kw} {k}")
+
+
+def test_an_iterable_of_batches_trains_like_the_arrays():
+    ref_w, _ = fit_weights(model(batchnorm=True), shuffle=False)
+    batches = [(X[i:i + 16], Y[i:i + 16]) for i in range(0, 50, 16)]
+    w, _ = fit_weights(model(batchnorm=True), batches, None, batch_size=None)
+    for a, b in zip(ref_w, w):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(steps_per_execution=3), dict(data_on_device=False),
+                                dict(steps_per_execution=1)])
+def test_one_trace_per_fit_with_batchnorm_and_a_partial_batch(kw):
+    counter = CountTraces()
+    m = kerasx.Sequential([layers.Input((4,)), counter, layers.BatchNormalization(),
+                           layers.Dense(3, activation="softmax")])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"], **kw)
+    m.fit(X, Y, batch_size=16, epochs=3, verbose=0, validation_data=(X[:21], Y[:21]))
+    # building the weights, inferring output shapes, the train execution, the test execution
+    assert counter.traces == 4
+    m.fit(X, Y, batch_size=16, epochs=2, verbose=0)
+    m.evaluate(X[:21], Y[:21], batch_size=16, verbose=0)
+    assert counter.traces == 4
+    # resident data is part of the program's signature: a new data shape compiles once more
+    m.evaluate(X, Y, batch_size=16, verbose=0)
+    m.evaluate(X, Y, batch_size=16, verbose=0)
+    assert counter.traces == 5
+
+
+def test_execution_bounds_are_traced_values_not_compile_time_constants():
+    m = model()
+    m.fit(X, Y, batch_size=16, verbose=0)  # builds the trainer
+    t = m._trainer
+    t._train_exec = jax.jit(chex.assert_max_traces(t._make_train_exec(t.optimizer), n=1))
+    for spe in ("auto", 1, 3, 100):
+        t.steps_per_execution = spe
+        m.fit(X, Y, batch_size=16, epochs=2, verbose=0)
+        m.fit(X, Y, batch_size=16, epochs=1, verbose=0, steps_per_epoch=2)
+
+
+def test_batch_callbacks_see_one_call_per_execution():
+    calls = []
+
+    class Batches(kerasx.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            calls.append(("begin", batch))
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(("end", batch, sorted(logs)))
+
+    model(steps_per_execution=3).fit(X, Y, batch_size=16, verbose=0, callbacks=[Batches()])
+    # 4 steps in executions [0, 3) and [3, 4), as Keras reports them (begin step, last step)
+    assert calls == [("begin", 0), ("end", 2, ["accuracy", "loss"]),
+                     ("begin", 3), ("end", 3, ["accuracy", "loss"])]
+
+
+def test_auto_runs_every_batch_for_a_callback_with_batch_hooks():
+    seen = []
+
+    class Batches(kerasx.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+            assert isinstance(logs["loss"], jax.Array)  # a device value: no host sync per step
+
+    model().fit(X, Y, batch_size=16, epochs=2, verbose=0, callbacks=[Batches()])
+    assert seen == [0, 1, 2, 3] * 2
+
+
+def test_stop_training_from_a_batch_hook_ends_the_epoch_at_the_execution():
+    class Stop(kerasx.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.model.stop_training = True
+
+    h = model(steps_per_execution=1).fit(X, Y, batch_size=16, epochs=5, verbose=0, callbacks=[Stop()])
+    assert h.epoch == [0]
+
+
+def test_execution_length_chosen_automatically():
+    m = model()
+    m.fit(X[:2], Y[:2], verbose=0)  # builds the trainer
+    t = m._trainer
+    big = _data.DeviceFeed(np.zeros((6400, 4), np.float32), np.zeros(6400), None, 32)
+    assert t._execution_length(big, [], "train", verbose=0) == 200         # the whole epoch
+    assert t._execution_length(big, [], "train", verbose=2) == 200
+    assert t._execution_length(big, [], "train", verbose=1) == 10          # 20 bar updates
+    assert t._execution_length(big, [kerasx.callbacks.History()], "train", verbose=0) == 200
+
+    class EpochOnly(kerasx.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+    class PerBatch(kerasx.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            pass
+
+    assert t._execution_length(big, [EpochOnly()], "train", verbose=0) == 200
+    assert t._execution_length(big, [PerBatch()], "train", verbose=0) == 1
+    assert t._execution_length(big, [PerBatch()], "test", verbose=0) == 200
+
+
+def test_predict_and_evaluate_agree_across_paths():
+    m = model()
+    m.fit(X, Y, batch_size=16, epochs=2, verbose=0)
+    ref = m.predict(X, batch_size=16, verbose=0)
+    ref_eval = m.evaluate(X, Y, batch_size=16, verbose=0, sample_weight=SW)
+    for kw in [dict(steps_per_execution=1), dict(steps_per_execution=3),
+               dict(data_on_device=False), dict(data_on_device=False, steps_per_execution=2)]:
+        m2 = model(**kw)
+        m2.set_weights(m.get_weights())
+        np.testing.assert_allclose(m2.predict(X, batch_size=16, verbose=0), ref, atol=1e-6)
+        np.testing.assert_allclose(m2.evaluate(X, Y, batch_size=16, verbose=0, sample_weight=SW),
+                                   ref_eval, rtol=1e-6)
+    batches = [X[i:i + 16] for i in range(0, 50, 16)]
+    np.testing.assert_allclose(m.predict(iter(batches), verbose=0), ref, atol=1e-6)
+
+
+def test_a_generator_keeps_its_first_batch_and_continues_across_epochs():
+    drawn = []
+
+    def gen():
+        i = 0
+        while True:
+            drawn.append(i)
+            yield X[(16 * i) % 48:(16 * i) % 48 + 16], Y[(16 * i) % 48:(16 * i) % 48 + 16]
+            i += 1
+
+    h = model().fit(gen(), epochs=3, steps_per_epoch=2, verbose=0)
+    assert len(h.epoch) == 3
+    # the batch read to build the model is trained on; 6 steps read 6 batches, plus at most
+    # one read ahead
+    assert drawn[:6] == list(range(6)) and len(drawn) <= 7
+
+
+def test_iterable_batches_of_different_sizes_are_padded_to_one_shape():
+    counter = CountTraces()
+    m = kerasx.Sequential([layers.Input((4,)), counter, layers.Dense(3, activation="softmax")])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    sizes = [16, 16, 10, 8]
+    batches, i = [], 0
+    for s in sizes:
+        batches.append((X[i:i + s], Y[i:i + s]))
+        i += s
+    m.fit(batches, epochs=2, verbose=0)
+    assert counter.traces == 3
+    ref2 = kerasx.Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+    ref2.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    ref2.set_weights([w for w in m.get_weights()])
+    # the padded rows do not count: the loss equals the mean over the 10 real samples
+    loss_padded = m.evaluate([batches[2]], verbose=0)
+    loss_plain = ref2.evaluate(X[32:42], Y[32:42], batch_size=10, verbose=0)
+    np.testing.assert_allclose(loss_padded, loss_plain, rtol=1e-6)
+
+
+def test_invalid_settings_are_named():
+    with pytest.raises(ValueError, match="steps_per_execution.*Received: steps_per_execution=0"):
+        model(steps_per_execution=0)
+    with pytest.raises(ValueError, match="data_on_device.*Received: data_on_device='yes'"):
+        model(data_on_device="yes")
+
+
+def test_data_larger_than_the_budget_streams(monkeypatch):
+    monkeypatch.setattr(_data, "device_data_budget", lambda: 100)
+    feed = _data.make_feed(X, Y, None, 16)
+    assert isinstance(feed, _data.StreamFeed)
+    monkeypatch.undo()
+    assert isinstance(_data.make_feed(X, Y, None, 16), _data.DeviceFeed)
+    assert isinstance(_data.make_feed(X, Y, None, 16, on_device=False), _data.StreamFeed)
