@@ -76,3 +76,35 @@ def test_next_rng_key_is_a_typed_key():
 def test_set_random_seed_rejects_bad_seeds(seed):
     with pytest.raises(ValueError, match="`seed`.*Received: seed="):
         utils.set_random_seed(seed)
+
+
+def test_enable_compilation_cache_lets_a_new_process_skip_compiling(tmp_path):
+    """Two fresh processes fit the same model with the cache on: the first writes compiled
+    programs to the folder, the second reads them back (JAX logs each persistent-cache hit)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, numpy as np, jax, kerasx\n"
+        "from kerasx import layers\n"
+        f"print(kerasx.utils.enable_compilation_cache({str(tmp_path)!r}))\n"
+        "hits = []\n"
+        "class H(logging.Handler):\n"
+        "    def emit(self, r):\n"
+        "        if 'Persistent compilation cache hit' in r.getMessage(): hits.append(1)\n"
+        "logging.getLogger('jax._src.compiler').addHandler(H())\n"
+        "logging.getLogger('jax._src.compiler').setLevel(logging.DEBUG)\n"
+        "m = kerasx.Sequential([layers.Input((3,)), layers.Dense(2)])\n"
+        "m.compile(optimizer='sgd', loss='mse')\n"
+        "m.fit(np.ones((8, 3), 'float32'), np.ones((8, 2), 'float32'), verbose=0)\n"
+        "print('hits', len(hits))\n"
+    )
+    env = {**__import__("os").environ, "JAX_PLATFORMS": "cpu"}
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == str(tmp_path)
+    assert "hits 0" in first.stdout
+    assert any(tmp_path.iterdir())
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr
+    assert int(second.stdout.split("hits ")[1]) >= 2
