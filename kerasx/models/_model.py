@@ -274,6 +274,10 @@ class Model(Layer):
                 once and shuffle it there (True), stream it from the host in prefetched
                 chunks (False), or decide by size ("auto": up to a quarter of the
                 accelerator's memory, 2 GiB on the CPU).
+            loop_steps: whether an execution loops its train steps inside one program (True)
+                or the host calls a one-step program per batch (False). "auto" loops, except
+                on the CPU backend for models that train multi-channel convolutions, whose
+                kernel gradients XLA:CPU computes several times slower inside a loop.
         """
         from ..training._trainer import Trainer
 

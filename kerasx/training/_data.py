@@ -1,9 +1,15 @@
-"""Turning user data (arrays, lists/dicts of arrays, iterables of batches) into padded batches.
+"""Turning user data (arrays, lists/dicts of arrays, iterables of batches) into device work.
 
-Every batch is a tuple `(x, y, sample_weight, mask, count)`: the final partial batch of an array
-dataset is padded to the full batch size with samples whose mask and weight are zero, and `count`
-holds the number of real samples, so the jitted steps see one shape per fit (one trace) while losses and metrics
-count real samples only.
+Every batch is a tuple `(x, y, sample_weight, mask, count)`: the final partial batch is padded
+to the full batch size with rows whose mask and weight are zero, and `count` holds the number of
+real samples, so the jitted programs see one shape per fit (one trace) while losses, metrics and
+BatchNormalization's statistics count real samples only.
+
+Two feeds hand the trainer *executions* (runs of consecutive batches for one jitted call):
+- `DeviceFeed`: arrays that fit the device budget are placed on the device once; each epoch is
+  a permutation, and batches are gathered on the device inside the jitted loop.
+- `StreamFeed`: larger arrays (`ArrayBatches`) and Python iterables (`IterableBatches`) are
+  batched on the host and sent a chunk of batches at a time, one chunk ahead.
 """
 
 import collections

@@ -228,3 +228,30 @@ def test_data_larger_than_the_budget_streams(monkeypatch):
     monkeypatch.undo()
     assert isinstance(_data.make_feed(X, Y, None, 16), _data.DeviceFeed)
     assert isinstance(_data.make_feed(X, Y, None, 16, on_device=False), _data.StreamFeed)
+
+
+def test_conv_models_on_the_cpu_run_one_step_per_call_with_the_same_result():
+    def convnet(**kw):
+        kerasx.utils.set_random_seed(5)
+        m = kerasx.Sequential([layers.Input((6, 6, 1)), layers.Conv2D(3, 3, activation="relu"),
+                               layers.Conv2D(2, 2), layers.Flatten(),
+                               layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", **kw)
+        return m
+
+    x = RNG.normal(size=(40, 6, 6, 1)).astype("float32")
+    y = RNG.integers(0, 3, 40)
+    auto, looped = convnet(), convnet(loop_steps=True)
+    w_auto, h_auto = fit_weights(auto, x, y, shuffle=True)
+    w_loop, h_loop = fit_weights(looped, x, y, shuffle=True)
+    assert auto._trainer.loop_train_steps is False   # a 3-channel conv kernel is trained
+    assert looped._trainer.loop_train_steps is True
+    for a, b in zip(w_auto, w_loop):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(h_auto["loss"], h_loop["loss"], rtol=1e-5)
+    # a single-channel conv (the MNIST convnet's) keeps the loop, which is faster there
+    one = kerasx.Sequential([layers.Input((6, 6, 1)), layers.Conv2D(3, 3), layers.Flatten(),
+                             layers.Dense(3, activation="softmax")])
+    one.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    one.fit(x, y, verbose=0)
+    assert one._trainer.loop_train_steps is True
