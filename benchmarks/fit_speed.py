@@ -2,8 +2,9 @@
 
 Run from the repository root (no network needed; the data is the MNIST sample bundled with kerasx):
 
-    python benchmarks/fit_speed.py                      # both workloads, every contender
+    python benchmarks/fit_speed.py                      # every workload, every contender
     python benchmarks/fit_speed.py --workload mlp --epochs 3
+    python benchmarks/fit_speed.py --kerasx-spe 1       # kerasx with compile(steps_per_execution=1)
     python benchmarks/fit_speed.py --json results.json  # also save the raw numbers
 
 Each (workload, contender) pair runs in its own fresh subprocess
@@ -11,11 +12,22 @@ Each (workload, contender) pair runs in its own fresh subprocess
 progress goes to stderr. The parent process never imports JAX, so it neither holds GPU memory nor
 warms anything up for the workers.
 
+Workloads (MNIST images, 28x28x1 or flattened to 784):
+
+  mlp       Dense(128, relu) -> Dense(10, softmax); batch 32.
+  cnn       Conv2D(32, 3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(128, relu) ->
+            Dense(10, softmax); batch 128.
+  resnet    a small ResNet block, functional API: Conv2D(32, 3, same) -> BatchNormalization ->
+            relu -> [Conv2D(32, 3, same) -> BN -> relu -> Conv2D(32, 3, same) -> BN] + skip (Add)
+            -> relu -> GlobalAveragePooling2D -> Dense(10, softmax); batch 128. BatchNormalization
+            trains on batch statistics and carries its moving averages as non-trained state.
+
 Contenders, all training the same model on the same data with Adam (lr 1e-3) and sparse
 categorical crossentropy on softmax outputs:
 
-  kerasx    `Sequential(...).compile(...)`; `model.fit(x, y, batch_size, epochs, verbose=0,
-            shuffle=True)`.
+  kerasx    `Sequential(...)` (or `Model(inputs, outputs)`) `.compile(...)`; `model.fit(x, y,
+            batch_size, epochs, verbose=0, shuffle=True)`. `--kerasx-spe N` passes
+            `steps_per_execution=N` to `compile` (default: not passed, kerasx's own default).
   jax_step  hand-written: the model as plain JAX functions and an optax optimizer, one `jax.jit`
             train step per batch; batches sliced from NumPy on the host with a per-epoch
             permutation and sent with `jax.device_put` (no blocking between steps).
@@ -23,9 +35,12 @@ categorical crossentropy on softmax outputs:
             device-side permutation and `jax.lax.scan`s the train step over all of its batches.
   keras     Keras 3 with KERAS_BACKEND=jax, the same model and `model.fit(..., verbose=0)`;
             skipped, with a note, where Keras is not importable.
+  keras_spe as `keras`, compiled with `steps_per_execution` = the steps of one epoch.
 
-Both hand-written loops pad the last partial batch with masked-out samples (as kerasx does), so
-every contender runs ceil(samples / batch) steps per epoch.
+Both hand-written loops pad the last partial batch with masked-out samples (as kerasx does for
+models without batch statistics), so every contender runs ceil(samples / batch) steps per epoch.
+For BatchNormalization the hand-written loops take the batch statistics over the real (unmasked)
+samples only.
 
 Measured per contender:
 
@@ -43,6 +58,9 @@ Measured per contender:
   device peak     `peak_bytes_in_use` from `jax.devices()[0].memory_stats()` where the backend
                   reports it (GPU), else n/a.
   loss            the training loss of the last epoch, to show every contender really trains.
+
+The report ends with the ratios kerasx / jax_step, jax_scan, keras and keras_spe of steps/s and of
+first step, per workload.
 """
 
 import argparse
@@ -57,14 +75,20 @@ import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CONTENDERS = ("kerasx", "jax_step", "jax_scan", "keras")
+CONTENDERS = ("kerasx", "jax_step", "jax_scan", "keras", "keras_spe")
+KERAS_CONTENDERS = ("keras", "keras_spe")
+RATIO_AGAINST = ("jax_step", "jax_scan", "keras", "keras_spe")
 WORKLOADS = {
     # name: (batch size, default number of training samples)
     "mlp": (32, 60_000),
     "cnn": (128, 12_000),
+    "resnet": (128, 6_000),
 }
 LEARNING_RATE = 1e-3
 EPSILON = 1e-7  # Keras's Adam epsilon and its probability clipping for crossentropy.
+BN_MOMENTUM = 0.99  # Keras's BatchNormalization defaults.
+BN_EPSILON = 1e-3
+RESNET_FILTERS = 32
 
 
 def log(msg):
@@ -119,17 +143,54 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
-def run_kerasx(x, y, batch, epochs):
+def _fit_timings(fit, x, y, batch, epochs):
+    """(first step, warm-up epoch, steady epochs, loss) of a Keras-style `fit(xs, ys, n_epochs)`."""
+    _, first = _timed(lambda: fit(x[:batch], y[:batch], 1))
+    _, warmup = _timed(lambda: fit(x, y, 1))
+    loss, steady = _timed(lambda: fit(x, y, epochs))
+    return first, warmup, steady, loss
+
+
+def _build_model(api, workload):
+    """The workload's model, built with `api` (the `kerasx` or `keras` module), not compiled."""
+    layers = api.layers
+    if workload == "resnet":
+        f = RESNET_FILTERS
+
+        def conv_bn(t):
+            t = layers.Conv2D(f, 3, padding="same")(t)
+            return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)(t)
+
+        inputs = layers.Input(shape=(28, 28, 1))
+        h = layers.Activation("relu")(conv_bn(inputs))
+        r = conv_bn(layers.Activation("relu")(conv_bn(h)))
+        h = layers.Activation("relu")(layers.Add()([h, r]))
+        h = layers.GlobalAveragePooling2D()(h)
+        outputs = layers.Dense(10, activation="softmax")(h)
+        return api.models.Model(inputs, outputs)
+    stack = [layers.Input(shape=(784,) if workload == "mlp" else (28, 28, 1))]
+    if workload == "mlp":
+        stack += [layers.Dense(128, activation="relu")]
+    else:
+        stack += [layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+                  layers.Flatten(), layers.Dense(128, activation="relu")]
+    stack += [layers.Dense(10, activation="softmax")]
+    return api.Sequential(stack)
+
+
+def run_kerasx(workload, x, y, batch, epochs, options):
     sys.path.insert(0, REPO_ROOT)
     import kerasx
-    from kerasx import layers
 
     kerasx.utils.set_random_seed(0)
     _warm_backend()
 
-    def build():
+    if workload == "resnet":
+        model = _build_model(kerasx, workload)
+    else:  # as before the resnet workload: kerasx builds its parameters inside `fit`
+        layers = kerasx.layers
         model = kerasx.Sequential()
-        if x.ndim == 2:
+        if workload == "mlp":
             model.add(layers.Dense(128, activation="relu", input_shape=(784,)))
         else:
             model.add(layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)))
@@ -137,24 +198,21 @@ def run_kerasx(x, y, batch, epochs):
             model.add(layers.Flatten())
             model.add(layers.Dense(128, activation="relu"))
         model.add(layers.Dense(10, activation="softmax"))
-        model.compile(optimizer=kerasx.optimizers.Adam(learning_rate=LEARNING_RATE),
-                      loss="sparse_categorical_crossentropy")
-        return model
-
-    model = build()
+    compile_kwargs = {}
+    if options.get("kerasx_spe") is not None:
+        compile_kwargs["steps_per_execution"] = options["kerasx_spe"]
+    model.compile(optimizer=kerasx.optimizers.Adam(learning_rate=LEARNING_RATE),
+                  loss="sparse_categorical_crossentropy", **compile_kwargs)
 
     def fit(xs, ys, n_epochs):
         history = model.fit(xs, ys, batch_size=batch, epochs=n_epochs, verbose=0, shuffle=True)
-        _block(model.params)
+        _block((model.params, model.state))
         return history.history["loss"][-1]
 
-    _, first = _timed(lambda: fit(x[:batch], y[:batch], 1))
-    _, warmup = _timed(lambda: fit(x, y, 1))
-    loss, steady = _timed(lambda: fit(x, y, epochs))
-    return first, warmup, steady, loss
+    return _fit_timings(fit, x, y, batch, epochs)
 
 
-def run_keras(x, y, batch, epochs):
+def run_keras(workload, x, y, batch, epochs, options, steps_per_execution=1):
     os.environ["KERAS_BACKEND"] = "jax"
     import keras
 
@@ -163,36 +221,33 @@ def run_keras(x, y, batch, epochs):
     keras.utils.set_random_seed(0)
     _warm_backend()
 
-    def build():
-        layers = keras.layers
-        stack = [keras.Input(x.shape[1:])]
-        if x.ndim == 2:
-            stack += [layers.Dense(128, activation="relu")]
-        else:
-            stack += [layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-                      layers.Flatten(), layers.Dense(128, activation="relu")]
-        stack += [layers.Dense(10, activation="softmax")]
-        model = keras.Sequential(stack)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
-                      loss="sparse_categorical_crossentropy")
-        return model
-
-    model = build()
+    model = _build_model(keras, workload)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+                  loss="sparse_categorical_crossentropy",
+                  steps_per_execution=steps_per_execution)
 
     def fit(xs, ys, n_epochs):
         history = model.fit(xs, ys, batch_size=batch, epochs=n_epochs, verbose=0, shuffle=True)
-        _block([v.value for v in model.trainable_variables])
+        _block([v.value for v in model.variables])
         return history.history["loss"][-1]
 
-    _, first = _timed(lambda: fit(x[:batch], y[:batch], 1))
-    _, warmup = _timed(lambda: fit(x, y, 1))
-    loss, steady = _timed(lambda: fit(x, y, epochs))
-    return first, warmup, steady, loss
+    return _fit_timings(fit, x, y, batch, epochs)
+
+
+def run_keras_spe(workload, x, y, batch, epochs, options):
+    """Keras 3 `fit` with `steps_per_execution` = the steps of one epoch."""
+    return run_keras(workload, x, y, batch, epochs, options,
+                     steps_per_execution=-(-len(x) // batch))
 
 
 # ---------------------------------------------------------------- the model as plain JAX
-def _plain_model(conv):
-    """init(key) -> params and apply(params, x) -> probabilities, as Keras defines the layers."""
+def _plain_model(workload):
+    """init(key) -> (params, state) and apply(params, state, x, mask) -> (probabilities, state),
+    as Keras defines the layers, in training mode.
+
+    `state` holds BatchNormalization's moving mean and variance (an empty dict for models without
+    BN); `mask` (1 = real sample, 0 = padding) only matters for BN's batch statistics.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -200,72 +255,126 @@ def _plain_model(conv):
         limit = jnp.sqrt(6.0 / (fan_in + fan_out))
         return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
 
+    def conv_params(key, c_in, c_out):
+        # HWIO kernel; Keras's fans for a conv kernel count the receptive field.
+        return {"w": glorot(key, (3, 3, c_in, c_out), 9 * c_in, 9 * c_out),
+                "b": jnp.zeros((c_out,), jnp.float32)}
+
+    def conv(p, x, padding):
+        x = jax.lax.conv_general_dilated(x, p["w"], (1, 1), padding,
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return x + p["b"]
+
+    def dense_params(key, d_in, d_out):
+        return {"w": glorot(key, (d_in, d_out), d_in, d_out), "b": jnp.zeros((d_out,), jnp.float32)}
+
+    def batch_norm(p, s, x, mask):
+        """Training-mode BN over the real samples: biased variance, Keras's moving averages."""
+        m = mask.reshape((-1,) + (1,) * (x.ndim - 1))
+        count = jnp.maximum(jnp.sum(mask), 1.0) * (x.size // (x.shape[0] * x.shape[-1]))
+        axes = tuple(range(x.ndim - 1))
+        mean = jnp.sum(x * m, axis=axes) / count
+        var = jnp.sum(jnp.square(x - mean) * m, axis=axes) / count
+        inv = p["gamma"] * jax.lax.rsqrt(var + BN_EPSILON)
+        y = x * inv + (p["beta"] - mean * inv)
+        s = {"mean": s["mean"] * BN_MOMENTUM + mean * (1.0 - BN_MOMENTUM),
+             "var": s["var"] * BN_MOMENTUM + var * (1.0 - BN_MOMENTUM)}
+        return y, s
+
+    if workload == "resnet":
+        f = RESNET_FILTERS
+
+        def init(key):
+            k = jax.random.split(key, 4)
+            params = {"conv0": conv_params(k[0], 1, f), "conv1": conv_params(k[1], f, f),
+                      "conv2": conv_params(k[2], f, f), "dense": dense_params(k[3], f, 10)}
+            state = {}
+            for name in ("bn0", "bn1", "bn2"):
+                params[name] = {"gamma": jnp.ones((f,), jnp.float32),
+                                "beta": jnp.zeros((f,), jnp.float32)}
+                state[name] = {"mean": jnp.zeros((f,), jnp.float32),
+                               "var": jnp.ones((f,), jnp.float32)}
+            return params, state
+
+        def apply(params, state, x, mask):
+            new = {}
+
+            def conv_bn(i, h):
+                h = conv(params[f"conv{i}"], h, "SAME")
+                h, new[f"bn{i}"] = batch_norm(params[f"bn{i}"], state[f"bn{i}"], h, mask)
+                return h
+
+            h = jax.nn.relu(conv_bn(0, x))
+            r = conv_bn(2, jax.nn.relu(conv_bn(1, h)))
+            h = jax.nn.relu(h + r)
+            h = jnp.mean(h, axis=(1, 2))
+            return jax.nn.softmax(h @ params["dense"]["w"] + params["dense"]["b"]), new
+
+        return init, apply
+
     def init(key):
         k = jax.random.split(key, 3)
         params = {}
-        if conv:
-            # HWIO kernel; Keras's fans for a conv kernel count the receptive field.
-            params["conv"] = {"w": glorot(k[0], (3, 3, 1, 32), 9 * 1, 9 * 32),
-                              "b": jnp.zeros((32,), jnp.float32)}
+        if workload == "cnn":
+            params["conv"] = conv_params(k[0], 1, 32)
             d_in = 13 * 13 * 32
         else:
             d_in = 784
-        params["dense1"] = {"w": glorot(k[1], (d_in, 128), d_in, 128), "b": jnp.zeros((128,), jnp.float32)}
-        params["dense2"] = {"w": glorot(k[2], (128, 10), 128, 10), "b": jnp.zeros((10,), jnp.float32)}
-        return params
+        params["dense1"] = dense_params(k[1], d_in, 128)
+        params["dense2"] = dense_params(k[2], 128, 10)
+        return params, {}
 
-    def apply(params, x):
-        if conv:
-            x = jax.lax.conv_general_dilated(x, params["conv"]["w"], (1, 1), "VALID",
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-            x = jax.nn.relu(x + params["conv"]["b"])
+    def apply(params, state, x, mask):
+        if workload == "cnn":
+            x = jax.nn.relu(conv(params["conv"], x, "VALID"))
             x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
             x = x.reshape(x.shape[0], -1)
         x = jax.nn.relu(x @ params["dense1"]["w"] + params["dense1"]["b"])
-        return jax.nn.softmax(x @ params["dense2"]["w"] + params["dense2"]["b"])
+        return jax.nn.softmax(x @ params["dense2"]["w"] + params["dense2"]["b"]), state
 
     return init, apply
 
 
 def _plain_train_step(apply, tx):
-    """step(params, opt_state, x, y, mask) -> (params, opt_state, loss) over the real samples."""
+    """step(params, state, opt_state, x, y, mask) -> (params, state, opt_state, loss) over the
+    real samples."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    def loss_fn(params, x, y, mask):
-        probs = apply(params, x)
+    def loss_fn(params, state, x, y, mask):
+        probs, state = apply(params, state, x, mask)
         # Keras's crossentropy on probabilities: renormalise, clip, log.
         probs = probs / jnp.sum(probs, axis=-1, keepdims=True)
         logp = jnp.log(jnp.clip(probs, EPSILON, 1.0 - EPSILON))
         nll = -jnp.take_along_axis(logp, y[:, None], axis=-1)[:, 0]
-        return jnp.sum(nll * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+        return jnp.sum(nll * mask) / jnp.maximum(jnp.sum(mask), 1.0), state
 
-    def step(params, opt_state, x, y, mask):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, mask)
+    def step(params, state, opt_state, x, y, mask):
+        (loss, state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, state, x, y, mask)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return optax.apply_updates(params, updates), state, opt_state, loss
 
     return step
 
 
-def _plain_setup(x):
+def _plain_setup(workload):
     import jax
     import optax
 
-    init, apply = _plain_model(conv=x.ndim == 4)
+    init, apply = _plain_model(workload)
     tx = optax.adam(LEARNING_RATE, b1=0.9, b2=0.999, eps=EPSILON)
     # Donation lets accelerators reuse the state's buffers; the CPU backend ignores it with a warning.
-    donate = (0, 1) if jax.default_backend() != "cpu" else ()
+    donate = (0, 1, 2) if jax.default_backend() != "cpu" else ()
     return init, tx, _plain_train_step(apply, tx), donate
 
 
-def run_jax_step(x, y, batch, epochs):
+def run_jax_step(workload, x, y, batch, epochs, options):
     import jax
     import numpy as np
 
     _warm_backend()
-    init, tx, step, donate = _plain_setup(x)
+    init, tx, step, donate = _plain_setup(workload)
     step = jax.jit(step, donate_argnums=donate)
     n = len(x)
     steps = -(-n // batch)
@@ -280,23 +389,23 @@ def run_jax_step(x, y, batch, epochs):
         return jax.device_put((x[idx], y[idx], mask))
 
     def first_step():
-        params = init(jax.random.key(0))
+        params, state = init(jax.random.key(0))
         opt_state = tx.init(params)
         xb, yb, mb = host_batch(np.arange(batch), 0)
-        return _block(step(params, opt_state, xb, yb, mb))
+        return _block(step(params, state, opt_state, xb, yb, mb))
 
-    params, opt_state, _ = None, None, None
-    (params, opt_state, _), first = _timed(first_step)
+    (params, state, opt_state, _), first = _timed(first_step)
 
     def run_epochs(n_epochs):
-        nonlocal params, opt_state
+        nonlocal params, state, opt_state
         for _ in range(n_epochs):
             order = rng.permutation(n)
             losses = []
             for i in range(steps):
-                params, opt_state, loss = step(params, opt_state, *host_batch(order, i))
+                params, state, opt_state, loss = step(params, state, opt_state,
+                                                      *host_batch(order, i))
                 losses.append(loss)
-        _block(params)
+        _block((params, state))
         return float(np.mean(np.asarray(jax.device_get(losses))))
 
     _, warmup = _timed(lambda: run_epochs(1))
@@ -304,14 +413,14 @@ def run_jax_step(x, y, batch, epochs):
     return first, warmup, steady, loss
 
 
-def run_jax_scan(x, y, batch, epochs):
+def run_jax_scan(workload, x, y, batch, epochs, options):
     import jax
     import jax.numpy as jnp
 
     _warm_backend()
-    init, tx, step, donate = _plain_setup(x)
+    init, tx, step, donate = _plain_setup(workload)
 
-    def epoch(params, opt_state, key, xd, yd):
+    def epoch(params, state, opt_state, key, xd, yd):
         n = xd.shape[0]
         steps = -(-n // batch)
         order = jax.random.permutation(key, n)
@@ -320,33 +429,34 @@ def run_jax_scan(x, y, batch, epochs):
         mask = (jnp.arange(steps * batch) < n).astype(jnp.float32).reshape(steps, batch)
 
         def body(carry, batch_idx):
-            p, o = carry
+            p, s, o = carry
             idx, m = batch_idx
-            p, o, loss = step(p, o, xd[idx], yd[idx], m)
-            return (p, o), loss
+            p, s, o, loss = step(p, s, o, xd[idx], yd[idx], m)
+            return (p, s, o), loss
 
-        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (order, mask))
-        return params, opt_state, jnp.mean(losses)
+        (params, state, opt_state), losses = jax.lax.scan(body, (params, state, opt_state),
+                                                          (order, mask))
+        return params, state, opt_state, jnp.mean(losses)
 
     epoch = jax.jit(epoch, donate_argnums=donate)
     key = jax.random.key(1)
 
     def first_step():
-        params = init(jax.random.key(0))
+        params, state = init(jax.random.key(0))
         opt_state = tx.init(params)
         xd, yd = jax.device_put((x[:batch], y[:batch]))
-        return _block(epoch(params, opt_state, key, xd, yd))
+        return _block(epoch(params, state, opt_state, key, xd, yd))
 
-    (params, opt_state, _), first = _timed(first_step)
+    (params, state, opt_state, _), first = _timed(first_step)
     xd, yd = _block(jax.device_put((x, y)))
 
     def run_epochs(n_epochs):
-        nonlocal params, opt_state, key
+        nonlocal params, state, opt_state, key
         loss = None
         for _ in range(n_epochs):
             key, sub = jax.random.split(key)
-            params, opt_state, loss = epoch(params, opt_state, sub, xd, yd)
-        _block(params)
+            params, state, opt_state, loss = epoch(params, state, opt_state, sub, xd, yd)
+        _block((params, state))
         return float(loss)
 
     _, warmup = _timed(lambda: run_epochs(1))
@@ -355,15 +465,22 @@ def run_jax_scan(x, y, batch, epochs):
 
 
 RUNNERS = {"kerasx": run_kerasx, "jax_step": run_jax_step, "jax_scan": run_jax_scan,
-           "keras": run_keras}
+           "keras": run_keras, "keras_spe": run_keras_spe}
 
 
-def worker(name, workload, samples, epochs):
+def worker(name, workload, samples, epochs, options):
     """Runs one contender on one workload; prints one JSON line on stdout."""
     batch = WORKLOADS[workload][0]
+    steps = -(-samples // batch)
     result = {"contender": name, "workload": workload, "samples": samples, "batch": batch,
               "epochs": epochs}
-    if name == "keras":
+    if name == "kerasx":
+        result["steps_per_execution"] = options.get("kerasx_spe") or "default"
+    elif name == "keras":
+        result["steps_per_execution"] = 1
+    elif name == "keras_spe":
+        result["steps_per_execution"] = steps
+    if name in KERAS_CONTENDERS:
         os.environ["KERAS_BACKEND"] = "jax"
         try:
             import keras  # noqa: F401
@@ -374,10 +491,9 @@ def worker(name, workload, samples, epochs):
     import jax
 
     x, y = load_data(workload, samples)
-    steps = -(-samples // batch)
     log(f"{workload}/{name}: {samples} samples, batch {batch}, {steps} steps/epoch, "
         f"warm-up epoch + {epochs} timed epoch(s) on {jax.devices()[0].device_kind}")
-    first, warmup, steady, loss = RUNNERS[name](x, y, batch, epochs)
+    first, warmup, steady, loss = RUNNERS[name](workload, x, y, batch, epochs, options)
     result.update({
         "steps_per_epoch": steps,
         "first_step_s": first,
@@ -398,11 +514,13 @@ def worker(name, workload, samples, epochs):
 
 
 # ====================================================================================== parent
-def run_worker(name, workload, samples, epochs, timeout):
+def run_worker(name, workload, samples, epochs, timeout, kerasx_spe=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--workload", workload,
            "--samples", str(samples), "--epochs", str(epochs)]
+    if kerasx_spe is not None:
+        cmd += ["--kerasx-spe", str(kerasx_spe)]
     env = dict(os.environ)
-    if name == "keras":
+    if name in KERAS_CONTENDERS:
         env["KERAS_BACKEND"] = "jax"
     base = {"contender": name, "workload": workload}
     try:
@@ -421,6 +539,10 @@ def _mib(n):
     return "n/a" if n is None else f"{n / 2**20:.0f} MiB"
 
 
+def _rate(v):
+    return f"{v:.1f}" if v >= 10 else f"{v:.3f}"
+
+
 def _ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "n/a"
 
@@ -431,7 +553,7 @@ def report(results, args):
     notes = []
     for r in results:
         if "steps_per_s" in r:
-            rows.append((r["workload"], r["contender"], f"{r['steps_per_s']:.1f}",
+            rows.append((r["workload"], r["contender"], _rate(r["steps_per_s"]),
                          f"{r['first_step_s']:.2f}", f"{r['warmup_epoch_s']:.2f}",
                          _mib(r["host_rss_bytes"]), _mib(r["device_peak_bytes"]),
                          f"{r['loss']:.4f}"))
@@ -454,14 +576,17 @@ def report(results, args):
     print("\nratios (kerasx / other): steps/s (above 1 = kerasx faster), first step (below 1 = "
           "kerasx sooner)")
     by = {(r["workload"], r["contender"]): r for r in results if "steps_per_s" in r}
+    wl_width = max(len(r["workload"]) for r in results)
+    ct_width = max(len(c) for c in RATIO_AGAINST)
     for workload in dict.fromkeys(r["workload"] for r in results):
         kx = by.get((workload, "kerasx"))
-        for other in ("jax_step", "jax_scan", "keras"):
+        for other in RATIO_AGAINST:
             o = by.get((workload, other))
+            label = f"{workload:{wl_width}s}  kerasx / {other:{ct_width}s}"
             if kx is None or o is None:
-                print(f"  {workload}  kerasx / {other:8s}  n/a")
+                print(f"  {label}  n/a")
                 continue
-            print(f"  {workload}  kerasx / {other:8s}  steps/s {_ratio(kx['steps_per_s'], o['steps_per_s'])}"
+            print(f"  {label}  steps/s {_ratio(kx['steps_per_s'], o['steps_per_s'])}"
                   f"   first step {_ratio(kx['first_step_s'], o['first_step_s'])}")
 
     done = [r for r in results if "device_kind" in r]
@@ -473,6 +598,19 @@ def report(results, args):
     print(f"settings: --epochs {args.epochs} timed epoch(s) after a warm-up epoch; "
           + ", ".join(f"{w}: {r['samples']} samples, batch {r['batch']}"
                       for w, r in {r["workload"]: r for r in done}.items()))
+    ran = {r["contender"] for r in done}
+    spe_parts = []
+    if "kerasx" in ran:
+        spe_parts.append("kerasx " + ("default (not passed to compile)" if args.kerasx_spe is None
+                                      else str(args.kerasx_spe)))
+    if "keras" in ran:
+        spe_parts.append("keras 1")
+    if "keras_spe" in ran:
+        spe_parts.append("keras_spe one epoch (" + ", ".join(
+            f"{r['workload']} {r['steps_per_execution']}" for r in done
+            if r["contender"] == "keras_spe") + ")")
+    if spe_parts:
+        print(f"steps_per_execution: {'; '.join(spe_parts)}")
 
 
 def main():
@@ -481,19 +619,26 @@ def main():
     parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs (after one warm-up epoch)")
     parser.add_argument("--samples", type=int, default=None,
-                        help="training samples (default: 60000 for mlp, 12000 for cnn)")
+                        help="training samples (default: 60000 for mlp, 12000 for cnn, "
+                             "6000 for resnet)")
     parser.add_argument("--contenders", default=",".join(CONTENDERS),
                         help=f"comma-separated subset of {','.join(CONTENDERS)}")
+    parser.add_argument("--kerasx-spe", type=int, default=None, metavar="N",
+                        help="pass steps_per_execution=N to kerasx's compile (default: not "
+                             "passed, so kerasx uses its own default)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per worker")
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
+    if args.kerasx_spe is not None and args.kerasx_spe < 1:
+        parser.error("--kerasx-spe must be at least 1")
 
     if args.worker:
         workload = args.workload
-        worker(args.worker, workload, args.samples or WORKLOADS[workload][1], args.epochs)
+        worker(args.worker, workload, args.samples or WORKLOADS[workload][1], args.epochs,
+               {"kerasx_spe": args.kerasx_spe})
         return
 
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -507,7 +652,8 @@ def main():
         samples = args.samples or WORKLOADS[workload][1]
         for name in contenders:
             log(f"--- {workload}/{name} (subprocess)")
-            results.append(run_worker(name, workload, samples, args.epochs, args.timeout))
+            results.append(run_worker(name, workload, samples, args.epochs, args.timeout,
+                                      args.kerasx_spe if name == "kerasx" else None))
     log(f"all done in {time.perf_counter() - start:.0f} s")
     print()
     report(results, args)

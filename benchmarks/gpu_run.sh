@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# All of issue 3's GPU rows in one call, for a lent GPU machine (which has jax[cuda], optax and
+# chex but not Keras, and no network). Keras travels as wheels in .whl/ (see benchmarks/README.md,
+# "On a GPU"); without them the Keras columns are skipped with a note.
+#
+#   bash benchmarks/gpu_run.sh [OUT_DIR]
+#
+# Runs every workload and contender of fit_speed.py at its default size, then kerasx again with
+# one step per call (--kerasx-spe 1), and writes the tables and raw JSON to OUT_DIR.
+set -u
+out=${1:-${OUT:-/tmp/kerasx-gpu}}
+mkdir -p "$out"
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
+python3 -c "import jax, optax; print('jax', jax.__version__, 'optax', optax.__version__, jax.devices())" \
+  | tee -a "$out/gpu.txt"
+python3 benchmarks/fit_speed.py --epochs 3 --json "$out/all.json" 2>"$out/progress.log" \
+  | tee "$out/all.txt"
+python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 \
+  --json "$out/spe1.json" 2>>"$out/progress.log" | tee "$out/spe1.txt"
