@@ -255,3 +255,12 @@ def test_conv_models_on_the_cpu_run_one_step_per_call_with_the_same_result():
     one.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     one.fit(x, y, verbose=0)
     assert one._trainer.loop_train_steps is True
+
+
+@pytest.mark.parametrize("on_device", [True, False])
+def test_epoch_orders_are_permutations_fixed_by_seed_and_epoch(on_device):
+    a = np.asarray(_data.epoch_permutation(5, 0, 1000, on_device=on_device))
+    assert sorted(a.tolist()) == list(range(1000))
+    np.testing.assert_array_equal(a, np.asarray(_data.epoch_permutation(5, 0, 1000, on_device=on_device)))
+    assert not np.array_equal(a, np.asarray(_data.epoch_permutation(5, 1, 1000, on_device=on_device)))
+    assert not np.array_equal(a, np.asarray(_data.epoch_permutation(6, 0, 1000, on_device=on_device)))
