@@ -285,6 +285,12 @@ class Model(Layer):
                                 loss_weights=loss_weights, steps_per_execution=steps_per_execution,
                                 data_on_device=data_on_device, **kwargs)
 
+    @property
+    def optimizer(self):
+        """The compiled optimizer (None before `compile`): `model.optimizer.learning_rate` reads
+        and sets the live learning rate, `model.optimizer.iterations` counts updates."""
+        return None if self._trainer is None else self._trainer.bound_optimizer
+
     def _require_compiled(self, what: str):
         if self._trainer is None:
             raise RuntimeError(

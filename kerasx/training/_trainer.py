@@ -110,6 +110,9 @@ class Trainer:
         self.opt_state = None
         self._train_exec = self._test_exec = None
         self._masked_execs = {}
+        self._ts = None            # the live train state while `fit` runs (for callbacks)
+        self._pending_lr = None    # a learning rate set before the optimizer state exists
+        self.bound_optimizer = BoundOptimizer(self)
 
     # ------------------------------------------------------------------ building
     def _build(self, y_flat, pred_shapes):
@@ -361,8 +364,21 @@ class Trainer:
         if self.opt_state is None or jax.tree.structure(self.opt_state) != jax.tree.structure(
                 jax.eval_shape(tx.init, params)):
             self.opt_state = quick_jit(tx.init)(params)
+        if self._pending_lr is not None:
+            self.opt_state = optimizers_module.replace_learning_rate(self.opt_state, self._pending_lr)
+            self._pending_lr = None
         ts = {"params": params, "state": state, "opt_state": copy(self.opt_state),
               "rng": next_rng_key(), "metrics": self._metrics_init()}
+        self._ts = ts
+        try:
+            return self._fit_loop(ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,
+                                  initial_epoch, steps_per_epoch, validation_freq)
+        finally:
+            self._ts = None
+
+    def _fit_loop(self, ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,
+                  initial_epoch, steps_per_epoch, validation_freq):
+        model = self.model
         shuffle_seed = int(np.random.randint(0, 2**31 - 1))
 
         verbose = 1 if verbose == "auto" else verbose
@@ -382,12 +398,14 @@ class Trainer:
             logs = {}
             for start, stop, args, _ in feed.executions(spe, steps_per_epoch, shuffle_seed, epoch):
                 cbs.on_train_batch_begin(start)
+                ts = self._adopt_callback_changes()
                 if self.loop_train_steps:
                     ts, logs = train_exec(ts, *args)
                 else:
                     data, order, valid, lo, hi = args
                     for i in range(int(lo), int(hi)):
                         ts, logs = train_exec(ts, data, order, valid, np.int32(i), np.int32(i + 1))
+                self._ts = ts
                 model._params, model._state = ts["params"], ts["state"]
                 cbs.on_train_batch_end(stop - 1, logs)
                 if model.stop_training:
@@ -405,6 +423,62 @@ class Trainer:
         cbs.on_train_end(epoch_logs)
         model.history = history
         return history
+
+    def _adopt_callback_changes(self):
+        """The live train state, with weights a callback set through `model.set_weights` or
+        `model.params = ...` (a learning rate set through `model.optimizer` is already in it)."""
+        ts, model = self._ts, self.model
+        copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
+        if model._params is not ts["params"]:
+            ts["params"] = copy(model._params)
+        if model._state is not ts["state"]:
+            ts["state"] = copy(model._state)
+        return ts
+
+    # ------------------------------------------------------------------ the live learning rate
+    def _opt_state_now(self):
+        if self._ts is not None:
+            return self._ts["opt_state"]
+        if self.opt_state is None and self.model.built:
+            tx, _ = self._exec_for_trainable() if self._train_exec is not None else (self.optimizer, None)
+            self.opt_state = quick_jit(tx.init)(self.model.params)
+        return self.opt_state
+
+    def get_learning_rate(self) -> float:
+        if self._pending_lr is not None:
+            return float(self._pending_lr)
+        opt_state = self._opt_state_now()
+        lr = None if opt_state is None else optimizers_module.current_learning_rate(opt_state)
+        if lr is None:
+            lr = getattr(self.optimizer, "learning_rate", None)
+            if lr is None or callable(lr):
+                raise AttributeError(
+                    "This optimizer exposes no learning rate. Use a kerasx optimizer, or wrap an "
+                    "optax one with `optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)`.")
+        return float(lr)
+
+    def set_learning_rate(self, value):
+        if getattr(self.optimizer, "_schedule", None) is not None:
+            raise TypeError(
+                f"Optimizer `{self.optimizer.name}` was created with a learning-rate schedule, so "
+                "its learning rate is not settable. Create it with a float `learning_rate`.")
+        value = float(value)
+        if self._ts is not None:
+            self._ts["opt_state"] = optimizers_module.replace_learning_rate(self._ts["opt_state"], value)
+            return
+        opt_state = self._opt_state_now()
+        if opt_state is None:  # the model is not built yet: applied when fit creates the state
+            self._pending_lr = value
+        else:
+            self.opt_state = optimizers_module.replace_learning_rate(opt_state, value)
+
+    def get_iterations(self) -> int:
+        opt_state = self._opt_state_now()
+        nodes = jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, optimizers_module.OptimizerState))
+        for node in nodes:
+            if isinstance(node, optimizers_module.OptimizerState):
+                return int(node.iterations)
+        return 0
 
     def _evaluate_feed(self, feed, params, state, cbs=None, spe=None) -> Dict[str, float]:
         mstate = self._metrics_init()
@@ -433,6 +507,35 @@ class Trainer:
             return logs
         values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
         return values[0] if len(values) == 1 else values
+
+
+class BoundOptimizer:
+    """`model.optimizer`: the compiled optimizer, with Keras's live `learning_rate` (a float
+    you can read and assign, from a callback during `fit` or outside it, without recompiling)
+    and `iterations` (updates applied so far). Other attributes are the optimizer's."""
+
+    def __init__(self, trainer):
+        self._trainer = trainer
+
+    def __getattr__(self, name):
+        return getattr(self._trainer.optimizer, name)
+
+    @property
+    def learning_rate(self) -> float:
+        return self._trainer.get_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._trainer.set_learning_rate(value)
+
+    lr = learning_rate  # the Keras 2 alias
+
+    @property
+    def iterations(self) -> int:
+        return self._trainer.get_iterations()
+
+    def __repr__(self):
+        return f"<model.optimizer: {self._trainer.optimizer!r}>"
 
 
 _PROGBAR_UPDATES = 20   # executions per epoch when a progress bar is drawn and spe is "auto"

@@ -574,6 +574,41 @@ def current_learning_rate(opt_state):
     return None
 
 
+def replace_learning_rate(opt_state, learning_rate):
+    """Returns `opt_state` with every learning rate it holds (kerasx `OptimizerState`s and optax
+    `inject_hyperparams` states) set to `learning_rate`; the shapes and dtypes stay the same, so
+    a jitted step that takes the state is not compiled again.
+
+    Raises:
+        ValueError: if the state holds no settable learning rate.
+    """
+    def is_injected(x):
+        return isinstance(x, tuple) and isinstance(getattr(x, "hyperparams", None), dict)
+
+    found = []
+
+    def replace(node):
+        if isinstance(node, OptimizerState):
+            found.append(node)
+            return node._replace(learning_rate=jnp.asarray(learning_rate, node.learning_rate.dtype))
+        if is_injected(node) and "learning_rate" in node.hyperparams:
+            found.append(node)
+            old = node.hyperparams["learning_rate"]
+            hyper = {**node.hyperparams, "learning_rate": jnp.asarray(learning_rate, jnp.asarray(old).dtype)}
+            return node._replace(hyperparams=hyper)
+        return node
+
+    new_state = jax.tree_util.tree_map(
+        replace, opt_state, is_leaf=lambda x: isinstance(x, OptimizerState) or is_injected(x))
+    if not found:
+        raise ValueError(
+            "This optimizer's state holds no settable learning rate. Use a kerasx optimizer "
+            "(e.g. kerasx.optimizers.Adam(1e-3)) or wrap an optax one with "
+            "`optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)`."
+        )
+    return new_state
+
+
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
