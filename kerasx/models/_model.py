@@ -285,6 +285,21 @@ class Model(Layer):
                                 loss_weights=loss_weights, steps_per_execution=steps_per_execution,
                                 data_on_device=data_on_device, **kwargs)
 
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Writes the weights and layer state to `filepath`, a safetensors file (suggested
+        suffix `.weights.safetensors`), atomically: a crash mid-save keeps the old file."""
+        from ._saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str) -> None:
+        """Loads weights written by `save_weights`; a file of another architecture, with other
+        shapes, corrupt or truncated, raises an error naming the file and the weight, and
+        leaves the model's weights untouched."""
+        from ._saving import load_weights
+
+        load_weights(self, filepath)
+
     @property
     def optimizer(self):
         """The compiled optimizer (None before `compile`): `model.optimizer.learning_rate` reads

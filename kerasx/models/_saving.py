@@ -1,0 +1,149 @@
+"""Weight files: safetensors on disk, written atomically, loaded all-or-nothing.
+
+A kerasx weights file is a standard safetensors file (https://github.com/huggingface/safetensors):
+an 8-byte header length, a JSON header naming each tensor's dtype, shape and byte range, then
+the raw bytes. Tensors are keyed by their path in the model's pytrees,
+`params/<layer>/<weight>` and `state/<layer>/<weight>` (nested models add their name), so
+any safetensors reader (NumPy, PyTorch, Rust) can open them and nothing is unpickled. The header's
+metadata holds `{"format": "kerasx.weights", "version": "1", ...}`.
+"""
+
+import json
+import os
+import tempfile
+from typing import Dict
+
+import jax
+import numpy as np
+
+FORMAT_VERSION = "1"
+
+# safetensors' NumPy API has no bfloat16; such tensors are stored as their uint16 bits and
+# their dtype recorded in the metadata.
+_BIT_VIEWS = {"bfloat16": np.uint16}
+
+
+def write_atomic(filepath: str, data: bytes) -> None:
+    """Writes `data` to `filepath` through a temporary file in the same folder, then renames it
+    over the target: a crash mid-write leaves the previous file intact."""
+    folder = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(filepath) + ".",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _path_str(path) -> str:
+    return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+
+
+def flatten_tree(prefix: str, tree) -> Dict[str, np.ndarray]:
+    """`{"prefix/a/b": array}` for the leaves of a nested dict of arrays."""
+    flat = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        flat[f"{prefix}/{_path_str(path)}" if path else prefix] = np.asarray(leaf)
+    return flat
+
+
+def encode_tensors(tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> bytes:
+    """The bytes of a safetensors file holding `tensors` and string `metadata`."""
+    from safetensors.numpy import save
+
+    stored, viewed = {}, {}
+    for key, value in tensors.items():
+        value = np.ascontiguousarray(value)
+        if value.dtype.name in _BIT_VIEWS:
+            viewed[key] = value.dtype.name
+            value = value.view(_BIT_VIEWS[value.dtype.name])
+        stored[key] = value
+    metadata = {**metadata, "bit_views": json.dumps(viewed)}
+    return save(stored, metadata=metadata)
+
+
+def read_tensors(filepath: str, expected_format: str):
+    """Reads a safetensors file: `(tensors, metadata)`, or a ValueError that names the file."""
+    from safetensors import safe_open
+
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No kerasx file at '{filepath}'.")
+    try:
+        with safe_open(filepath, "np") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except Exception as e:  # safetensors raises its own SafetensorError for bad headers/bytes
+        raise ValueError(
+            f"Could not read '{filepath}': it is not a complete safetensors file (corrupt or "
+            f"truncated?). The reader said: {e}"
+        ) from None
+    fmt = metadata.get("format")
+    if fmt != expected_format:
+        raise ValueError(
+            f"'{filepath}' is not a {expected_format} file: its metadata says format={fmt!r}."
+        )
+    import ml_dtypes  # installed with jax
+
+    for key, dtype in json.loads(metadata.get("bit_views", "{}")).items():
+        tensors[key] = tensors[key].view(getattr(ml_dtypes, dtype))
+    return tensors, metadata
+
+
+def unflatten_like(prefix: str, template, tensors: Dict[str, np.ndarray], filepath: str):
+    """A tree like `template` filled from `tensors`; a ValueError naming the file, the weight and
+    both shapes for a missing tensor or a shape/dtype mismatch."""
+    leaves = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(template)[0]:
+        key = f"{prefix}/{_path_str(path)}" if path else prefix
+        if key not in tensors:
+            raise ValueError(
+                f"'{filepath}' has no weight '{key}' (layer '{_path_str(path[:-1])}'): it was "
+                "saved from a model of another architecture."
+            )
+        value = tensors[key]
+        if tuple(value.shape) != tuple(np.shape(leaf)):
+            raise ValueError(
+                f"Weight '{key}' in '{filepath}' has shape {tuple(value.shape)}, but layer "
+                f"'{_path_str(path[:-1])}' of this model expects {tuple(np.shape(leaf))}."
+            )
+        leaves.append(value.astype(leaf.dtype))
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
+
+
+def save_weights(model, filepath: str, overwrite: bool = True) -> None:
+    """Writes the model's weights and layer state to a safetensors file (atomically)."""
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"'{filepath}' exists; pass overwrite=True to replace it.")
+    tensors = {**flatten_tree("params", model.params), **flatten_tree("state", model.state)}
+    metadata = {"format": "kerasx.weights", "version": FORMAT_VERSION, "model": model.name}
+    write_atomic(filepath, encode_tensors(tensors, metadata))
+
+
+def load_weights(model, filepath: str) -> None:
+    """Loads weights saved by `save_weights` into a built model; all or nothing."""
+    try:
+        model._ensure_built()
+    except ValueError:
+        raise ValueError(
+            f"Model '{model.name}' has no weights yet to load into. Build it first: give it an "
+            "`Input`, call `model.build(input_shape)`, or call it on data."
+        ) from None
+    tensors, _ = read_tensors(filepath, "kerasx.weights")
+    params = unflatten_like("params", model.params, tensors, filepath)
+    state = unflatten_like("state", model.state, tensors, filepath)
+    known = set(flatten_tree("params", model.params)) | set(flatten_tree("state", model.state))
+    extra = sorted(set(tensors) - known)
+    if extra:
+        raise ValueError(
+            f"'{filepath}' holds weights this model does not have: {extra[:5]}"
+            + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+            + ". It was saved from a model of another architecture."
+        )
+    model.params, model.state = jax.device_put(params), jax.device_put(state)
