@@ -9,7 +9,7 @@ with `train_state = {"params", "state", "opt_state", "rng", "metrics"}`, built o
 `jax.value_and_grad(..., has_aux=True)` and optax. One *execution* runs it over batches
 `lo..hi-1` in a `jax.lax.fori_loop` on the device:
 
-    train_exec(train_state, data, order, valid, lo, hi) -> (train_state, logs)
+    train_exec(train_state, data, order, valid, lo, hi, base) -> (train_state, logs)
 
 jit-compiled once per `compile()` (and data shape); `lo`/`hi` are traced, so a whole epoch, a
 few steps or one step per call reuse the same program. `steps_per_execution` sets the run
@@ -209,10 +209,12 @@ class Trainer:
         model = self.model
         batch_stats = _uses_batch_statistics(model)
 
-        def train_step(ts, batch):
+        def train_step(ts, batch, step_number):
             x, y, weight, mask, count = batch
             y_flat = _flatten_targets(model, y)
-            rng, step_rng = jax.random.split(ts["rng"])
+            # The key of step n is fold_in(fit key, n), n counted from epoch * steps, so a fit
+            # resumed at `initial_epoch` draws the same dropout masks as an uninterrupted one.
+            step_rng = jax.random.fold_in(ts["rng"], step_number)
             extra = {"batch_mask": mask} if batch_stats else {}
 
             def loss_fn(params):
@@ -228,7 +230,7 @@ class Trainer:
             params = optax.apply_updates(ts["params"], updates)
             mstate = self._metrics_update(ts["metrics"], total, per_output, y_flat, p_flat,
                                           weight, mask, count)
-            return {"params": params, "state": new_state, "opt_state": opt_state, "rng": rng,
+            return {"params": params, "state": new_state, "opt_state": opt_state, "rng": ts["rng"],
                     "metrics": mstate}
 
         return train_step
@@ -236,18 +238,20 @@ class Trainer:
     def _make_train_exec(self, tx):
         """One execution: the train step looped on the device over batches lo..hi-1.
 
-        `train_exec(train_state, data, order, valid, lo, hi) -> (train_state, logs)`. The bounds
+        `train_exec(train_state, data, order, valid, lo, hi, base) -> (train_state, logs)`, where
+        batch i is step number `base + i` (it keys the step's randomness). The bounds
         are traced values, so any run length, a whole epoch or a single step, reuses one
         compiled program.
         """
         step = self._make_train_step(tx)
         looped = self.loop_train_steps
 
-        def train_exec(ts, data, order, valid, lo, hi):
+        def train_exec(ts, data, order, valid, lo, hi, base):
             if looped:
-                ts = jax.lax.fori_loop(lo, hi, lambda i, t: step(t, _gather(data, order, valid, i)), ts)
+                ts = jax.lax.fori_loop(
+                    lo, hi, lambda i, t: step(t, _gather(data, order, valid, i), base + i), ts)
             else:  # one step (batch lo); the host calls it for each batch of the execution
-                ts = step(ts, _gather(data, order, valid, lo))
+                ts = step(ts, _gather(data, order, valid, lo), base + lo)
             return ts, self._metrics_result(ts["metrics"])
 
         return train_exec
@@ -392,24 +396,30 @@ class Trainer:
         model.stop_training = False
         cbs.on_train_begin()
         epoch_logs = {}
+        first_step = 0
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
+            ts = self._ts
             ts["metrics"] = self._metrics_init()
+            if steps is not None:  # else (a generator of unknown length) count on
+                first_step = epoch * steps
             logs = {}
             for start, stop, args, _ in feed.executions(spe, steps_per_epoch, shuffle_seed, epoch):
                 cbs.on_train_batch_begin(start)
                 ts = self._adopt_callback_changes()
+                data, order, valid, lo, hi = args
+                base = np.int32(first_step + start - lo)  # the step number of batch i is base + i
                 if self.loop_train_steps:
-                    ts, logs = train_exec(ts, *args)
+                    ts, logs = train_exec(ts, *args, base)
                 else:
-                    data, order, valid, lo, hi = args
                     for i in range(int(lo), int(hi)):
-                        ts, logs = train_exec(ts, data, order, valid, np.int32(i), np.int32(i + 1))
+                        ts, logs = train_exec(ts, data, order, valid, np.int32(i), np.int32(i + 1), base)
                 self._ts = ts
                 model._params, model._state = ts["params"], ts["state"]
                 cbs.on_train_batch_end(stop - 1, logs)
                 if model.stop_training:
                     break
+            first_step += stop
             epoch_logs = {k: float(v) for k, v in logs.items()}
             self.opt_state = ts["opt_state"]
             if val_feed is not None and (epoch + 1) % validation_freq == 0:

@@ -264,3 +264,22 @@ def test_epoch_orders_are_permutations_fixed_by_seed_and_epoch(on_device):
     np.testing.assert_array_equal(a, np.asarray(_data.epoch_permutation(5, 0, 1000, on_device=on_device)))
     assert not np.array_equal(a, np.asarray(_data.epoch_permutation(5, 1, 1000, on_device=on_device)))
     assert not np.array_equal(a, np.asarray(_data.epoch_permutation(6, 0, 1000, on_device=on_device)))
+
+
+def test_a_fit_resumed_at_initial_epoch_matches_an_uninterrupted_one_bit_for_bit():
+    """Shuffles depend on (seed, epoch) and dropout keys on (fit key, step number), so with the
+    same seed, 2 epochs + a fit from initial_epoch=2 equal 4 epochs, dropout included."""
+    def run(splits):
+        m = model(dropout=True)
+        m.build()  # the weights' key is drawn here, not inside the first fit
+        for start, stop in splits:
+            kerasx.utils.set_random_seed(21)
+            m.fit(X, Y, batch_size=16, epochs=stop, initial_epoch=start, verbose=0, sample_weight=SW)
+        return m.get_weights()
+
+    whole, resumed = run([(0, 4)]), run([(0, 2), (2, 4)])
+    for a, b in zip(whole, resumed):
+        np.testing.assert_array_equal(a, b)
+    other = run([(0, 2), (2, 3), (3, 4)])
+    for a, b in zip(whole, other):
+        np.testing.assert_array_equal(a, b)
