@@ -5,6 +5,8 @@ from typing import Callable, Union
 import jax
 import jax.numpy as jnp
 
+from .saving._registry import get_registered_object
+
 
 def linear(x):
     return x
@@ -91,22 +93,39 @@ _ACTIVATIONS = {
 }
 
 
-def get(identifier: Union[str, Callable, None]) -> Callable:
-    """Returns the activation function for a Keras name, a callable, or None (linear).
+# JAX functions that compute exactly a Keras activation, so a layer given one (e.g.
+# `activation=jax.nn.relu`) describes it by the Keras name. Not `jax.nn.gelu` (tanh approximation
+# by default, Keras's is exact) nor `jax.nn.leaky_relu` (slope 0.01, Keras's 0.2).
+_JAX_EQUIVALENTS = (
+    (jax.nn.relu, "relu"), (jax.nn.sigmoid, "sigmoid"), (jax.nn.softmax, "softmax"),
+    (jax.nn.log_softmax, "log_softmax"), (jnp.tanh, "tanh"), (jax.nn.silu, "silu"),
+    (jax.nn.elu, "elu"), (jax.nn.selu, "selu"), (jax.nn.softplus, "softplus"),
+    (jax.nn.soft_sign, "softsign"), (jax.nn.hard_sigmoid, "hard_sigmoid"), (jnp.exp, "exponential"),
+)
+
+
+def get(identifier: Union[str, Callable, dict, None]) -> Callable:
+    """Returns the activation function for a Keras name, a registered name ("package>name"),
+    a serialized function dict (as `serialize` returns), a callable, or None (linear).
 
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
     if identifier is None:
         return linear
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     if isinstance(identifier, str):
         fn = _ACTIVATIONS.get(identifier.lower())
         if fn is None:
+            fn = get_registered_object(identifier)
+        if fn is None:
             raise ValueError(
                 f"Unknown activation: '{identifier}'. Expected one of "
-                f"{sorted(_ACTIVATIONS)} or a callable."
+                f"{sorted(_ACTIVATIONS)}, the registered name ('package>name') of a function "
+                "decorated with @kerasx.saving.register_keras_serializable(), or a callable."
             )
         return fn
     raise TypeError(
@@ -115,9 +134,30 @@ def get(identifier: Union[str, Callable, None]) -> Callable:
     )
 
 
-def serialize(fn: Callable) -> Union[str, Callable]:
-    """The Keras name of an activation function, or the callable itself if it has none."""
+def serialize(fn: Callable) -> Union[str, dict]:
+    """The Keras name of a built-in activation ("relu"); for any other function, Keras 3's
+    function dict `{"module", "class_name": "function", "config": name, "registered_name"}`
+    whose name is its registered name ("package>name") or its `__name__`.
+
+    A custom activation round-trips through a config when it is registered with
+    `@kerasx.saving.register_keras_serializable()` or passed as `custom_objects=` on loading.
+    """
     for name, f in _ACTIVATIONS.items():
         if f is fn:
             return name
+    for f, name in _JAX_EQUIVALENTS:
+        if f is fn:
+            return name
+    from .saving._serialization import serialize as serialize_object
+    return serialize_object(fn)
+
+
+def deserialize(config: Union[str, dict], custom_objects=None) -> Callable:
+    """The activation function that `serialize` described (a name or a function dict)."""
+    if isinstance(config, str) and not custom_objects:
+        return get(config)
+    from .saving._serialization import deserialize as deserialize_object
+    fn = deserialize_object(config, custom_objects)
+    if not callable(fn):
+        raise TypeError(f"Expected the config {config!r} to describe a function. Received: {fn!r}")
     return fn

@@ -4,11 +4,14 @@ An initializer is a callable `(key, shape, dtype) -> array`. The classes take Ke
 arguments and defaults; `get` resolves a Keras name, a class instance or a callable.
 """
 
+import inspect
 import math
 from typing import Callable, Sequence, Union
 
 import jax
 import jax.numpy as jnp
+
+from .saving._registry import get_registered_object
 
 
 def _fans(shape: Sequence[int]):
@@ -31,6 +34,14 @@ class Initializer:
 
     def get_config(self):
         return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the initializer from `get_config()`. Arguments that this class does not take
+        are ignored when they are None (Keras 3 writes e.g. `input_axes: None`)."""
+        params = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        return cls(**{k: v for k, v in config.items() if takes_any or k in params or v is not None})
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -226,20 +237,48 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-def get(identifier: Union[str, Callable]) -> Callable:
-    """Returns an initializer from a Keras name ('glorot_uniform' or 'GlorotUniform'),
-    an instance, or any callable `(key, shape, dtype) -> array`."""
+def get(identifier: Union[str, dict, Callable]) -> Callable:
+    """Returns an initializer from a Keras name ('glorot_uniform' or 'GlorotUniform'), a
+    registered name ('package>name'), a serialized dict (as `serialize` returns), an
+    instance, or any callable `(key, shape, dtype) -> array`."""
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if isinstance(identifier, str):
         cls = _INITIALIZERS.get(identifier) or _INITIALIZERS.get(_snake(identifier))
         if cls is None:
+            cls = get_registered_object(identifier)
+        if cls is None:
             raise ValueError(
                 f"Unknown initializer: '{identifier}'. Expected one of {sorted(_INITIALIZERS)}, "
-                "an initializer instance or a callable (key, shape, dtype) -> array."
+                "the registered name ('package>name') of an initializer decorated with "
+                "@kerasx.saving.register_keras_serializable(), an initializer instance or a "
+                "callable (key, shape, dtype) -> array."
             )
-        return cls()
+        return cls() if isinstance(cls, type) else cls
     if callable(identifier):
         return identifier
     raise TypeError(
         "Expected an initializer name, instance or callable. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
+
+
+def serialize(initializer: Callable) -> dict:
+    """Keras 3's dict for an initializer: `{"module", "class_name", "config",
+    "registered_name"}` (a plain function gives the function form of `kerasx.saving`)."""
+    from .saving._serialization import serialize as serialize_object
+    return serialize_object(initializer)
+
+
+def deserialize(config: Union[str, dict], custom_objects=None) -> Callable:
+    """The initializer that `serialize` described (also a Keras name)."""
+    if isinstance(config, str) and not custom_objects:
+        return get(config)
+    from .saving._serialization import deserialize as deserialize_object
+    init = deserialize_object(config, custom_objects)
+    if isinstance(init, type):
+        init = init()
+    if not callable(init):
+        raise TypeError(f"Expected the config {config!r} to describe an initializer. "
+                        f"Received: {init!r}")
+    return init

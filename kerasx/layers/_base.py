@@ -57,6 +57,47 @@ def shape_str(shape: Sequence[Optional[int]]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def standardize_dtype_config(dtype: Any) -> Any:
+    """A dtype from a config: a name, or a Keras 3 dtype-policy dict (its `config.name`)."""
+    if isinstance(dtype, dict):
+        name = dtype.get("config", {}).get("name") if isinstance(dtype.get("config"), dict) else None
+        if not isinstance(name, str):
+            raise ValueError(f"Cannot read a dtype from the config value {dtype!r}.")
+        return name
+    return dtype
+
+
+# Arguments of Keras 3 layer configs that kerasx's built-in layers do not take, with the default
+# values under which dropping them changes nothing (configs written by Keras hold them all).
+_KERAS_ONLY_ARGS = {
+    "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+    "kernel_constraint": None, "bias_constraint": None, "embeddings_regularizer": None,
+    "embeddings_constraint": None, "beta_regularizer": None, "gamma_regularizer": None,
+    "beta_constraint": None, "gamma_constraint": None, "quantization_config": None,
+    "lora_rank": None, "lora_alpha": None, "mask_zero": False, "sparse": False, "ragged": False,
+    "optional": False, "synchronized": False, "renorm": False, "renorm_clipping": None,
+    "renorm_momentum": None,
+}
+
+
+def _drop_keras_only_args(cls, config: Dict[str, Any]) -> Dict[str, Any]:
+    """Drops the Keras-only arguments of `config` that hold their defaults; raises a ValueError
+    naming the argument for one that does not (kerasx cannot honour it)."""
+    out = {}
+    renorm = bool(config.get("renorm", False))
+    for key, value in config.items():
+        if key in _KERAS_ONLY_ARGS:
+            default = _KERAS_ONLY_ARGS[key]
+            if value == default or (key.startswith("renorm_") and not renorm):
+                continue
+            raise ValueError(
+                f"kerasx's {cls.__name__} does not support the Keras argument `{key}`; this "
+                f"config sets {key}={value!r}. Remove it (set it to {default!r}) to load the layer."
+            )
+        out[key] = value
+    return out
+
+
 class Layer:
     """Base class of all layers and models.
 
@@ -161,8 +202,33 @@ class Layer:
         return trees["params"], trees["state"]
 
     def get_config(self) -> Dict[str, Any]:
-        """The constructor arguments that recreate this layer (Keras's `get_config`)."""
+        """The constructor arguments that recreate this layer (Keras's `get_config`).
+
+        A JSON-ready dict with Keras's keys: `name`, `trainable`, `dtype`, then every constructor
+        argument of the layer (activations by name, initializers as Keras's small dicts).
+        A subclass with its own arguments adds them: `{**super().get_config(), "units": ...}`.
+        """
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "Layer":
+        """Rebuilds a layer from `get_config()`'s dict: `cls(**config)` (Keras's `from_config`).
+
+        The new layer has the same hyperparameters, so `init` makes weights of the same shapes
+        and, given the same weights, `apply` computes the same outputs. Configs written by
+        Keras 3 are accepted too: a dtype policy dict stands for its dtype name, and Keras-only
+        arguments that kerasx's built-in layers lack (regularizers, constraints, ...) are
+        dropped when they hold their defaults.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config expects a dict (from `get_config()`). "
+                            f"Received: {config!r}")
+        config = dict(config)
+        if "dtype" in config:
+            config["dtype"] = standardize_dtype_config(config["dtype"])
+        if cls.__module__.startswith("kerasx."):
+            config = _drop_keras_only_args(cls, config)
+        return cls(**config)
 
     # ----------------------------------------------------------------------------- helpers
     def _check_rank(self, spec, ranks, what="input"):

@@ -27,11 +27,25 @@ class InputLayer(Layer):
         dtype: the input dtype (default "float32").
         batch_size: an optional fixed batch size.
         name: the input's name (used to match dict inputs).
+        batch_shape: the full shape with the batch axis (alternative to shape/batch_size; the
+            form `get_config()` writes, as in Keras 3).
     """
 
     def __init__(self, shape: Sequence[Optional[int]] = None, dtype: Any = None,
-                 batch_size: Optional[int] = None, name: Optional[str] = None, **kwargs):
+                 batch_size: Optional[int] = None, name: Optional[str] = None,
+                 batch_shape: Optional[Sequence[Optional[int]]] = None, **kwargs):
         super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is not None:
+            if shape is not None:
+                raise ValueError(
+                    f"Input '{self.name}': pass either `shape` (and `batch_size`) or "
+                    f"`batch_shape`, not both. Received: shape={shape}, batch_shape={batch_shape}"
+                )
+            batch_shape = tuple(batch_shape)
+            if not batch_shape:
+                raise ValueError(f"Input '{self.name}': `batch_shape` needs a batch axis. "
+                                 f"Received: batch_shape={batch_shape}")
+            batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("`kerasx.Input` needs a `shape`, e.g. Input(shape=(28, 28, 1)).")
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
@@ -51,8 +65,17 @@ class InputLayer(Layer):
         return input_spec
 
     def get_config(self):
-        return {"name": self.name, "shape": self.shape, "dtype": self.dtype.name,
-                "batch_size": self.batch_size}
+        # Keras 3's InputLayer config (without its `sparse`/`ragged`/`optional`, which kerasx
+        # does not have): the shape with the batch axis, the dtype and the name.
+        return {"batch_shape": (self.batch_size,) + self.shape, "dtype": self.dtype.name,
+                "name": self.name}
+
+
+def input_tensor(layer: InputLayer) -> KerasTensor:
+    """The symbolic tensor that `layer` feeds to a functional model (what `Input` returns)."""
+    t = KerasTensor((layer.batch_size,) + layer.shape, layer.dtype, name=layer.name)
+    t.node = Node(layer, (), t)
+    return t
 
 
 def Input(shape: Sequence[Optional[int]] = None, dtype: Any = None,
@@ -73,10 +96,7 @@ def Input(shape: Sequence[Optional[int]] = None, dtype: Any = None,
     if batch_shape is not None:
         batch_shape = tuple(batch_shape)
         batch_size, shape = batch_shape[0], batch_shape[1:]
-    layer = InputLayer(shape=shape, dtype=dtype, batch_size=batch_size, name=name)
-    t = KerasTensor((batch_size,) + layer.shape, layer.dtype, name=layer.name)
-    t.node = Node(layer, (), t)
-    return t
+    return input_tensor(InputLayer(shape=shape, dtype=dtype, batch_size=batch_size, name=name))
 
 
 class Dense(Layer):
@@ -129,7 +149,9 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias}
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class Activation(Layer):
@@ -166,9 +188,13 @@ class Flatten(Layer):
                 f"Layer '{self.name}' (Flatten) supports data_format='channels_last' only. "
                 f"Received: data_format={data_format!r}"
             )
+        self.data_format = "channels_last"
 
     def apply(self, params, state, inputs, *, training=False, rng=None):
         return inputs.reshape(inputs.shape[0], -1), state
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):
@@ -253,4 +279,5 @@ class Embedding(Layer):
         return [("params", "embeddings")]
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer)}

@@ -113,11 +113,6 @@ class BatchNormalization(Layer):
         self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
         self.center = bool(center)
         self.scale = bool(scale)
-        self._init_args = {
-            "beta_initializer": beta_initializer, "gamma_initializer": gamma_initializer,
-            "moving_mean_initializer": moving_mean_initializer,
-            "moving_variance_initializer": moving_variance_initializer,
-        }
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
@@ -212,7 +207,11 @@ class BatchNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **self._init_args}
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": initializers.serialize(
+                    self.moving_variance_initializer)}
 
 
 class LayerNormalization(Layer):
@@ -257,8 +256,6 @@ class LayerNormalization(Layer):
         self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
         self.center = bool(center)
         self.scale = bool(scale)
-        self._init_args = {"beta_initializer": beta_initializer,
-                           "gamma_initializer": gamma_initializer}
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 
@@ -335,6 +332,8 @@ class LayerNormalization(Layer):
             [("params", "beta")] if self.center else [])
 
     def get_config(self):
+        # `rms_scaling` is always False (kerasx refuses True); kept for Keras's key set.
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
-                **self._init_args}
+                "center": self.center, "scale": self.scale, "rms_scaling": False,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer)}

@@ -153,7 +153,8 @@ class Functional(Model):
                     f"Model '{self.name}' expects inputs {list(self._inputs)}; the dict given lacks "
                     f"{missing}."
                 )
-            flat = [inputs[k] for k in self._inputs]
+            # in the order of `_leaves(self._inputs)`: JAX flattens a dict in sorted key order
+            flat = [inputs[k] for k in sorted(self._inputs)]
         elif isinstance(inputs, (list, tuple)):
             flat = list(inputs)
         else:
@@ -228,7 +229,177 @@ class Functional(Model):
             rows.append((f"{key} ({type(layer).__name__})", shapes[id(layer)], n))
         return rows
 
+    # ------------------------------------------------------------------ config
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
-                           for l in self._layers]}
+        """Keras 3's functional config: the graph as a list of serialized layers.
+
+        Each entry of `layers` is `serialize(layer)` plus its `name` and its `inbound_nodes`:
+        one `{"args": [inputs], "kwargs": {}}` per call of the layer, where every input tensor
+        is `{"class_name": "__keras_tensor__", "config": {"shape", "dtype", "keras_history":
+        [layer_name, node_index, tensor_index]}}`. `input_layers`/`output_layers` give the
+        model's inputs and outputs in their structure (a single `[name, node, tensor]` triple,
+        a list or a dict of them). A shared layer is listed once, with one node per call. As
+        Keras 3 does, `output_layers` counts the nodes of a nested functional model from 1 (a
+        leftover of Keras 2, where node 0 was the model's own graph); `inbound_nodes` from 0.
+        """
+        from ..saving._serialization import serialize
+
+        history: Dict[int, list] = {}
+        for t in _leaves(self._inputs):
+            history[id(t)] = [self._key_of[id(t.node.layer)], 0, 0]
+        inbound: Dict[str, list] = {k: [] for k in self._keys}
+
+        def tensor_config(t):
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(t.shape), "dtype": t.dtype.name,
+                               "keras_history": list(history[id(t)])}}
+
+        for node in self._nodes:
+            key = self._key_of[id(node.layer)]
+            index = len(inbound[key])
+            inbound[key].append({"args": [_map_tensors(tensor_config, node.inputs)], "kwargs": {}})
+            for i, t in enumerate(node.output_tensors):
+                history[id(t)] = [key, index, i]
+
+        layers = []
+        for key, layer in self._layer_items():
+            cfg = serialize(layer)
+            cfg["config"] = {**cfg["config"], "name": key}
+            cfg["name"] = key
+            cfg["inbound_nodes"] = inbound[key]
+            layers.append(cfg)
+        def history_of(t):
+            key, index, i = history[id(t)]
+            return [key, index + _node_offset(t.node.layer), i]
+
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": _map_tensors(history_of, self._inputs),
+                "output_layers": _map_tensors(history_of, self._outputs)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds a functional model from `get_config()` (or from Keras 3's config).
+
+        Every layer is rebuilt with `kerasx.saving.deserialize`, then called on the symbolic
+        tensors its inbound nodes name, in an order that respects the graph, so shared layers
+        are shared again and nested models are rebuilt as layers.
+
+        Args:
+            config: the dict `get_config()` returns.
+            custom_objects: optional `{name: class_or_function}` for unregistered custom layers
+                and activations.
+
+        Returns:
+            A new, unbuilt model with the same graph (fresh weights on first use).
+        """
+        from ..layers._core import input_tensor
+        from ..saving._serialization import deserialize
+
+        model_name = config.get("name", "functional")
+        created: Dict[str, Layer] = {}
+        outputs: Dict[str, list] = {}   # layer name -> flat outputs of each node made so far
+        pending: Dict[str, list] = {}   # layer name -> its inbound nodes not called yet
+        for layer_data in config["layers"]:
+            name = layer_data.get("name") or layer_data["config"]["name"]
+            layer = deserialize(layer_data, custom_objects)
+            if not isinstance(layer, Layer):
+                raise ValueError(
+                    f"Model '{model_name}': the config of '{name}' does not describe a layer "
+                    f"(it gave {layer!r})."
+                )
+            created[name] = layer
+            outputs[name] = [[input_tensor(layer)]] if isinstance(layer, InputLayer) else []
+            pending[name] = list(layer_data.get("inbound_nodes", []))
+
+        def tensor(name, node_index, tensor_index):
+            if name not in created:
+                raise ValueError(
+                    f"Model '{model_name}': the config refers to a layer '{name}' that is not "
+                    f"in its `layers` ({sorted(created)})."
+                )
+            if node_index >= len(outputs[name]):
+                raise _NotReady()
+            return outputs[name][node_index][tensor_index]
+
+        def revive(x):
+            if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+                return tensor(*x["config"]["keras_history"][:3])
+            if isinstance(x, dict) and x.get("class_name") == "__tuple__":
+                return tuple(revive(v) for v in x["config"]["value"])
+            if isinstance(x, dict):
+                return {k: revive(v) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return type(x)(revive(v) for v in x)
+            return x
+
+        def node_call(node_data):
+            if isinstance(node_data, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
+                ins = [tensor(*d[:3]) for d in node_data]
+                return [ins[0] if len(ins) == 1 else ins], {}
+            args = revive(node_data.get("args", []))
+            kwargs = {k: v for k, v in revive(node_data.get("kwargs", {})).items() if v is not None}
+            return args, kwargs
+
+        while any(pending.values()):
+            progress = False
+            for name, nodes in pending.items():
+                while nodes:
+                    try:
+                        args, kwargs = node_call(nodes[0])
+                    except _NotReady:
+                        break
+                    out = created[name](*args, **kwargs)
+                    outputs[name].append(_leaves(out))
+                    nodes.pop(0)
+                    progress = True
+            if not progress:
+                stuck = sorted(n for n, nodes in pending.items() if nodes)
+                raise ValueError(
+                    f"Model '{model_name}': invalid functional config; the calls of layers "
+                    f"{stuck} use outputs that no layer makes (the graph has a loop or a "
+                    "missing node)."
+                )
+
+        def io(structure):
+            if isinstance(structure, list) and len(structure) == 3 and isinstance(structure[0], str):
+                name, index, i = structure
+                return tensor(name, index - _node_offset(created.get(name)), i)
+            if isinstance(structure, dict):
+                return {k: io(v) for k, v in structure.items()}
+            return [io(v) for v in structure]
+
+        try:
+            inputs, outs = io(config["input_layers"]), io(config["output_layers"])
+        except _NotReady:
+            raise ValueError(f"Model '{model_name}': invalid functional config; an input or "
+                             "output refers to a node that does not exist.") from None
+        model = cls(inputs, outs, name=config.get("name"), trainable=config.get("trainable", True))
+        # Keep the config's layer order, so that weights come in the same order as in the model
+        # that wrote it (Keras orders layers by graph depth, kerasx by first use).
+        position = {name: i for i, name in enumerate(created)}
+        items = sorted(zip(model._keys, model._layers), key=lambda kv: position.get(kv[0], -1))
+        model._keys = [k for k, _ in items]
+        model._layers = [l for _, l in items]
+        return model
+
+
+class _NotReady(Exception):
+    """A node of a functional config whose inputs are not made yet."""
+
+
+def _node_offset(layer) -> int:
+    """How `output_layers` offsets the node indices of `layer`: 1 for a functional model (Keras 2
+    counted the model's own graph as its node 0; Keras 3 still writes the shifted index), else 0."""
+    return 1 if isinstance(layer, Functional) else 0
+
+
+def _map_tensors(fn, structure):
+    """Applies `fn` to each KerasTensor of a nested list/tuple/dict, keeping dict order and
+    turning tuples into lists (JSON has no tuples)."""
+    if _is_kt(structure):
+        return fn(structure)
+    if isinstance(structure, dict):
+        return {k: _map_tensors(fn, v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [_map_tensors(fn, v) for v in structure]
+    return structure

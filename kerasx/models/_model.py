@@ -300,6 +300,15 @@ class Model(Layer):
 
         load_weights(self, filepath)
 
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves the whole model to one file (suggested suffix `.kerasx`): the architecture
+        (`get_config`), weights and layer state, `compile()` arguments and optimizer state, as
+        safetensors with JSON metadata, written atomically. Load it with
+        `kerasx.models.load_model`."""
+        from ._saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
     @property
     def optimizer(self):
         """The compiled optimizer (None before `compile`): `model.optimizer.learning_rate` reads
@@ -340,6 +349,31 @@ class Model(Layer):
             kwargs.setdefault("steps_per_execution", self._trainer.steps_per_execution)
             kwargs.setdefault("data_on_device", self._trainer.data_on_device)
         return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks, **kwargs)
+
+    # ------------------------------------------------------------------ architecture as JSON
+    def to_json(self, **kwargs) -> str:
+        """The model's architecture as JSON (Keras's `Model.to_json`): `serialize(model)`, with
+        the layers, their hyperparameters and the graph, but no weights.
+
+        Rebuild it with `kerasx.models.model_from_json(text, custom_objects=None)`.
+
+        Args:
+            **kwargs: passed to `json.dumps` (e.g. `indent=2`).
+        """
+        from ..saving._serialization import to_json
+
+        return to_json(self, **kwargs)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds a model from its config. A functional config (with `input_layers` and
+        `output_layers`) gives a functional model, as `keras.Model.from_config` does; any other
+        config is passed to the constructor (`cls(**config)`), for subclassed models."""
+        if isinstance(config, dict) and "input_layers" in config and "output_layers" in config:
+            from ._functional import Functional
+
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return super().from_config(config)
 
 
 def _size_str(nbytes: int) -> str:

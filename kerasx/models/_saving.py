@@ -96,6 +96,11 @@ def read_tensors(filepath: str, expected_format: str):
     return tensors, metadata
 
 
+def _scalar_fix(value, shape):
+    """safetensors stores a 0-d tensor as shape (1,)."""
+    return value.reshape(()) if tuple(shape) == () and value.shape == (1,) else value
+
+
 def unflatten_like(prefix: str, template, tensors: Dict[str, np.ndarray], filepath: str):
     """A tree like `template` filled from `tensors`; a ValueError naming the file, the weight and
     both shapes for a missing tensor or a shape/dtype mismatch."""
@@ -107,7 +112,7 @@ def unflatten_like(prefix: str, template, tensors: Dict[str, np.ndarray], filepa
                 f"'{filepath}' has no weight '{key}' (layer '{_path_str(path[:-1])}'): it was "
                 "saved from a model of another architecture."
             )
-        value = tensors[key]
+        value = _scalar_fix(tensors[key], np.shape(leaf))
         if tuple(value.shape) != tuple(np.shape(leaf)):
             raise ValueError(
                 f"Weight '{key}' in '{filepath}' has shape {tuple(value.shape)}, but layer "
@@ -147,3 +152,131 @@ def load_weights(model, filepath: str) -> None:
             + ". It was saved from a model of another architecture."
         )
     model.params, model.state = jax.device_put(params), jax.device_put(state)
+
+
+# ---------------------------------------------------------------------------- whole models
+class _NotSerializable(Exception):
+    pass
+
+
+def _training_modules():
+    from ..training import losses, metrics, optimizers
+
+    return {"optimizer": optimizers, "loss": losses, "metric": metrics}
+
+
+def _spec_to_json(spec):
+    """A compile argument (names, kerasx objects, lists/dicts of them) as JSON-able data."""
+    from .. import saving
+
+    if spec is None or isinstance(spec, (str, int, float, bool)):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        return [_spec_to_json(s) for s in spec]
+    if isinstance(spec, dict):
+        return {str(k): _spec_to_json(v) for k, v in spec.items()}
+    if hasattr(spec, "get_config"):
+        config = spec.get_config()
+        if any(callable(v) for v in config.values()):  # e.g. a learning-rate schedule
+            raise _NotSerializable(f"{type(spec).__name__} with {config}")
+        for kind, module in _training_modules().items():
+            if getattr(module, type(spec).__name__, None) is type(spec):
+                return {"__kerasx_training__": kind, "class_name": type(spec).__name__,
+                        "config": config}
+        try:
+            return {"__kerasx_object__": saving.serialize(spec)}
+        except Exception as e:
+            raise _NotSerializable(f"{spec!r}: {e}") from None
+    try:  # a registered plain function
+        return {"__kerasx_object__": saving.serialize(spec)}
+    except Exception:
+        raise _NotSerializable(repr(spec)) from None
+
+
+def _spec_from_json(data, custom_objects):
+    from .. import saving
+
+    if isinstance(data, list):
+        return [_spec_from_json(d, custom_objects) for d in data]
+    if isinstance(data, dict):
+        if "__kerasx_training__" in data:
+            cls = getattr(_training_modules()[data["__kerasx_training__"]], data["class_name"])
+            return cls(**data["config"])
+        if "__kerasx_object__" in data:
+            return saving.deserialize(data["__kerasx_object__"], custom_objects=custom_objects)
+        return {k: _spec_from_json(v, custom_objects) for k, v in data.items()}
+    return data
+
+
+def save_model(model, filepath: str, overwrite: bool = True) -> None:
+    """Writes the architecture, weights, layer state, compile arguments and optimizer state to
+    one safetensors file (atomically). See `load_model`."""
+    import warnings
+
+    from .. import saving
+
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"'{filepath}' exists; pass overwrite=True to replace it.")
+    model._ensure_built()
+    metadata = {"format": "kerasx.model", "version": FORMAT_VERSION,
+                "model_config": json.dumps(saving.serialize(model))}
+    tensors = {**flatten_tree("params", model.params), **flatten_tree("state", model.state)}
+    trainer = model._trainer
+    if trainer is not None:
+        try:
+            compile_config = {k: _spec_to_json(v) for k, v in trainer.compile_args.items()}
+        except _NotSerializable as e:
+            warnings.warn(f"Model '{model.name}' is saved without its compile() arguments: "
+                          f"{e} cannot be serialized. Compile the loaded model again.")
+            compile_config = None
+        if compile_config is not None:
+            metadata["compile_config"] = json.dumps(compile_config)
+            opt_state = trainer._opt_state_now()
+            if opt_state is not None:
+                tensors.update(_flatten_any("optimizer", opt_state))
+    write_atomic(filepath, encode_tensors(tensors, metadata))
+
+
+def _flatten_any(prefix, tree):
+    return {f"{prefix}/{jax.tree_util.keystr(path)}": np.asarray(leaf)
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def load_model(filepath: str, custom_objects=None, compile: bool = True):
+    """Rebuilds a model saved by `model.save`: same architecture, weights and layer state
+    (its `predict` is bit-identical), compiled as it was with the optimizer state restored (its
+    `fit` continues where the saved one stopped). Errors name the file and what is wrong; on
+    error nothing is returned half-loaded."""
+    from .. import saving
+
+    tensors, metadata = read_tensors(filepath, "kerasx.model")
+    try:
+        config = json.loads(metadata["model_config"])
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"'{filepath}' has no readable model architecture: {e}") from None
+    model = saving.deserialize(config, custom_objects=custom_objects)
+    model._ensure_built()
+    params = unflatten_like("params", model.params, tensors, filepath)
+    state = unflatten_like("state", model.state, tensors, filepath)
+    model.params, model.state = jax.device_put(params), jax.device_put(state)
+    if compile and "compile_config" in metadata:
+        args = _spec_from_json(json.loads(metadata["compile_config"]), custom_objects)
+        model.compile(**args)
+        trainer = model._trainer
+        template = jax.eval_shape(trainer.tx_for_trainable()[0].init, model.params)
+        flat_template = jax.tree_util.tree_flatten_with_path(template)[0]
+        leaves = []
+        for path, leaf in flat_template:
+            key = f"optimizer/{jax.tree_util.keystr(path)}"
+            if key not in tensors:
+                leaves = None  # saved before any optimizer state existed
+                break
+            value = _scalar_fix(tensors[key], leaf.shape)
+            if tuple(value.shape) != tuple(leaf.shape):
+                raise ValueError(f"Optimizer state '{key}' in '{filepath}' has shape "
+                                 f"{tuple(value.shape)}; this model's optimizer expects {tuple(leaf.shape)}.")
+            leaves.append(value.astype(leaf.dtype))
+        if leaves is not None:
+            trainer.opt_state = jax.device_put(
+                jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves))
+    return model

@@ -49,6 +49,7 @@ class Sequential(Model):
         self._keys: List[str] = []
         self._input_shape: Optional[tuple] = None
         self._input_dtype = None
+        self._input_name: Optional[str] = None  # the name of the Input it started with, if any
         for layer in layers or []:
             self.add(layer)
 
@@ -64,6 +65,7 @@ class Sequential(Model):
                 )
             self._input_shape = (layer.batch_size,) + layer.shape
             self._input_dtype = layer.dtype
+            self._input_name = layer.name
             return
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -166,6 +168,49 @@ class Sequential(Model):
         return rows
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
-                           for l in self._layers]}
+        """Keras 3's Sequential config: name, trainable, dtype, `layers` (each serialized, an
+        InputLayer first when the input shape is known) and `build_input_shape`."""
+        from ..saving._serialization import serialize
+
+        layers = []
+        if self._input_shape is not None:
+            layers.append(serialize(InputLayer(batch_shape=self._input_shape,
+                                               dtype=self._input_dtype, name=self._input_name)))
+        for key, layer in self._layer_items():
+            cfg = serialize(layer)
+            cfg["config"] = {**cfg["config"], "name": key}
+            layers.append(cfg)
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name,
+                "layers": layers,
+                "build_input_shape": None if self._input_shape is None else self._input_shape}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds a Sequential model from `get_config()` (or from Keras 3's config).
+
+        Args:
+            config: the dict `get_config()` returns (a bare list of layer configs, Keras's
+                legacy form, is accepted too).
+            custom_objects: optional `{name: class_or_function}` for unregistered custom layers
+                and activations.
+
+        Returns:
+            A new, unbuilt model with the same layers (fresh weights on first use).
+        """
+        from ..saving._serialization import deserialize
+
+        if isinstance(config, (list, tuple)):
+            config = {"layers": list(config)}
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config.get("layers", []):
+            layer = deserialize(layer_config, custom_objects)
+            if not isinstance(layer, Layer):
+                raise ValueError(
+                    f"Sequential model '{model.name}': its config lists {layer_config!r}, which "
+                    f"does not describe a layer."
+                )
+            model.add(layer)
+        build_input_shape = config.get("build_input_shape")
+        if model._input_shape is None and isinstance(build_input_shape, (list, tuple)):
+            model._input_shape = tuple(build_input_shape)
+        return model

@@ -106,6 +106,10 @@ class Trainer:
         self.optimizer = optimizers_module.get(optimizer)
         self._loss_spec, self._loss_weights = loss, loss_weights
         self._metric_specs = (metrics, weighted_metrics)
+        self.compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
+                             "loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
+                             **{k: v for k, v in kwargs.items() if k in (
+                                 "steps_per_execution", "data_on_device", "loop_steps")}}
         self._built_for = None
         self.opt_state = None
         self._train_exec = self._test_exec = None
@@ -281,17 +285,25 @@ class Trainer:
         Frozen weights get zero updates (`optax.multi_transform` with `set_to_zero`); one
         execution is compiled per distinct freezing pattern and reused.
         """
+        tx, key = self.tx_for_trainable()
+        if key is None:
+            return tx, self._train_exec
+        if key not in self._masked_execs:
+            self._masked_execs[key] = (tx, jax.jit(self._make_train_exec(tx), donate_argnums=_donate()))
+        return self._masked_execs[key]
+
+    def tx_for_trainable(self):
+        """`(optimizer, freezing key)`: the optimizer itself when every weight trains (key
+        None), else an `optax.multi_transform` that gives frozen weights zero updates."""
         from ..models._model import trainable_mask
 
         mask = trainable_mask(self.model, self.model.params)
         if all(jax.tree.leaves(mask)):
-            return self.optimizer, self._train_exec
+            return self.optimizer, None
         key = (jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
-        if key not in self._masked_execs:
-            labels = jax.tree.map(lambda m: "train" if m else "frozen", mask)
-            tx = optax.multi_transform({"train": self.optimizer, "frozen": optax.set_to_zero()}, labels)
-            self._masked_execs[key] = (tx, jax.jit(self._make_train_exec(tx), donate_argnums=_donate()))
-        return self._masked_execs[key]
+        labels = jax.tree.map(lambda m: "train" if m else "frozen", mask)
+        return optax.multi_transform({"train": self.optimizer, "frozen": optax.set_to_zero()},
+                                     labels), key
 
     # ------------------------------------------------------------------ host side
     def _prepare(self, feed):
@@ -450,8 +462,7 @@ class Trainer:
         if self._ts is not None:
             return self._ts["opt_state"]
         if self.opt_state is None and self.model.built:
-            tx, _ = self._exec_for_trainable() if self._train_exec is not None else (self.optimizer, None)
-            self.opt_state = quick_jit(tx.init)(self.model.params)
+            self.opt_state = quick_jit(self.tx_for_trainable()[0].init)(self.model.params)
         return self.opt_state
 
     def get_learning_rate(self) -> float:

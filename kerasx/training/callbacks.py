@@ -27,14 +27,29 @@ callbacks.on_train_end(epoch_logs)
 ```
 """
 
+import csv
+import inspect
 import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
-__all__ = ["Callback", "CallbackList", "History", "Progbar", "ProgbarLogger"]
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "CSVLogger",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "Progbar",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+]
 
 
 class Callback:
@@ -153,7 +168,11 @@ def overrides_batch_hooks(callback, kind: str) -> bool:
         return False
     if isinstance(callback, CallbackList):
         return any(overrides_batch_hooks(cb, kind) for cb in callback.callbacks)
-    return any(getattr(type(callback), hook, None) is not getattr(Callback, hook)
+    # A hook counts when the class overrides it, or when the instance carries its own
+    # function (as `LambdaCallback` does for the functions it was given).
+    instance_hooks = getattr(callback, "__dict__", {})
+    return any(hook in instance_hooks
+               or getattr(type(callback), hook, None) is not getattr(Callback, hook)
                for hook in _BATCH_HOOKS[kind])
 
 
@@ -681,3 +700,608 @@ class ProgbarLogger(Callback):
             self.target = self.seen
             self.progbar.target = self.target
         self.progbar.update(self.target, list((logs or {}).items()), finalize=True)
+
+
+# ---------------------------------------------------------------------------
+# Keras's built-in training callbacks
+# ---------------------------------------------------------------------------
+
+# Name fragments (split on "_") that tell which way a metric should go, for `mode="auto"`.
+_MAXIMIZED_TOKENS = frozenset({
+    "acc", "accuracy", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2",
+    "similarity", "correlation", "sensitivity", "specificity",
+})
+_MINIMIZED_TOKENS = frozenset({
+    "loss", "error", "mse", "mae", "mape", "msle", "rmse", "crossentropy", "hinge",
+    "divergence", "kld", "poisson", "logcosh", "cosh",
+})
+
+
+def _as_float(value):
+    """A log value (Python number, NumPy or JAX scalar) as a Python float."""
+    return float(np.asarray(value))
+
+
+def _learning_rate_of(callback):
+    """Reads `model.optimizer.learning_rate` as a Python float, with an error that teaches."""
+    model = callback.model
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        raise ValueError(
+            f"`{type(callback).__name__}` needs a model compiled with an optimizer that has a "
+            "`learning_rate`, e.g. `model.compile(optimizer=kerasx.optimizers.SGD(0.01), ...)`. "
+            f"Received: model.optimizer={optimizer!r}"
+        )
+    return float(np.asarray(optimizer.learning_rate))
+
+
+class _MonitorCallback(Callback):
+    """Shared logic of the callbacks that watch a logged quantity (Keras's `MonitorCallback`).
+
+    Args:
+        monitor: Name of the quantity in the epoch logs.
+        mode: "min", "max" or "auto" (inferred from `monitor`).
+        min_delta: Smallest change that counts as an improvement (its sign is ignored).
+    """
+
+    def __init__(self, monitor="val_loss", mode="auto", min_delta=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(
+                f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode. "
+                "Expected one of 'auto', 'min', 'max'.",
+                stacklevel=3,
+            )
+            mode = "auto"
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(min_delta)
+        self.best = None
+        # np.less (lower is better) or np.greater (higher is better); set on first use.
+        self.monitor_op = None
+
+    def _set_monitor_op(self):
+        if self.mode == "min":
+            self.monitor_op = np.less
+        elif self.mode == "max":
+            self.monitor_op = np.greater
+        else:
+            name = self.monitor.removeprefix("val_")
+            tokens = set(name.split("_"))
+            if name == "loss" or name.endswith("_loss"):
+                self.monitor_op = np.less
+            elif tokens & _MAXIMIZED_TOKENS:
+                self.monitor_op = np.greater
+            elif tokens & _MINIMIZED_TOKENS:
+                self.monitor_op = np.less
+            else:
+                raise ValueError(
+                    f"{type(self).__name__} callback received monitor={self.monitor}, but "
+                    "kerasx isn't able to automatically determine whether that metric should "
+                    "be maximized or minimized. Pass `mode='max'` in order to monitor based on "
+                    "the highest metric value, or pass `mode='min'` in order to use the lowest "
+                    f"value, e.g. `{type(self).__name__}(monitor={self.monitor!r}, mode='max')`."
+                )
+
+    def _is_improvement(self, value, reference):
+        """Whether `value` beats `reference` by more than `min_delta` (always, if no reference)."""
+        if reference is None:
+            return True
+        if self.monitor_op is np.less:
+            return value + self.min_delta < reference
+        return value - self.min_delta > reference
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stops training when a monitored quantity has stopped improving.
+
+    At the end of every epoch the monitored value is compared with the best so far; after
+    `patience` epochs without an improvement of more than `min_delta`, the callback sets
+    `model.stop_training = True` and `fit` ends after that epoch.
+
+    Args:
+        monitor: Quantity to be monitored. Defaults to `"val_loss"`.
+        min_delta: Minimum change in the monitored quantity to qualify as an
+            improvement: an absolute change of less than `min_delta` counts as
+            no improvement. Defaults to `0`.
+        patience: Number of epochs with no improvement after which training
+            is stopped. Defaults to `0`.
+        verbose: 0 (silent) or 1 (print a message when the callback acts).
+            Defaults to `0`.
+        mode: One of `"auto"`, `"min"`, `"max"`. In `"min"` mode training stops
+            when the quantity has stopped decreasing, in `"max"` mode when it
+            has stopped increasing; `"auto"` infers the direction from the name
+            (losses and errors are minimized; accuracy, AUC, precision, recall
+            are maximized). Defaults to `"auto"`.
+        baseline: Baseline value for the monitored quantity. If not `None`,
+            training stops when the model does not improve on the baseline
+            within `patience` epochs. Defaults to `None`.
+        restore_best_weights: Whether to restore the weights of the epoch with
+            the best monitored value at the end of training (whether or not
+            training was stopped early, and regardless of `baseline`). If
+            `False`, the weights of the last step are kept. Defaults to `False`.
+        start_from_epoch: Number of epochs to wait before starting to monitor
+            improvement (a warm-up period). Defaults to `0`.
+
+    Attributes:
+        stopped_epoch: The (0-based) epoch at which training was stopped, `0` if it was not.
+        best: The best monitored value seen so far.
+        best_epoch: The epoch of `best`.
+        wait: Epochs since the last improvement.
+        best_weights: A copy (NumPy arrays, from `model.get_weights()`) of the
+            weights at `best_epoch`, when `restore_best_weights=True`.
+
+    Example:
+
+    >>> callback = kerasx.callbacks.EarlyStopping(monitor="loss", patience=3)
+    >>> history = model.fit(x, y, epochs=100, callbacks=[callback], verbose=0)
+    >>> len(history.history["loss"])  # fewer than 100 if the loss plateaued
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+        self.best_weights = None
+
+    def on_train_begin(self, logs=None):
+        # The same instance may be reused across `fit` calls.
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_epoch = 0
+        self.best_weights = None
+        if self.monitor_op is None:
+            self._set_monitor_op()  # fail before training when `mode="auto"` can't decide
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return  # nothing to monitor, or still warming up
+        if self.restore_best_weights and self.best_weights is None:
+            # The first monitored epoch is the best one so far.
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()  # NumPy copies
+            # Patience restarts only when both the previous best and the baseline are beaten.
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            _write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                _write(f"Restoring model weights from the end of the best epoch: "
+                       f"{self.best_epoch + 1}.\n")
+            self.model.set_weights(self.best_weights)
+
+    def get_monitor_value(self, logs):
+        """Returns the monitored value from `logs` as a float, or `None` (with a warning)."""
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs.keys())}",
+                stacklevel=2,
+            )
+            return None
+        return _as_float(value)
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Reduces the learning rate when a monitored quantity has stopped improving.
+
+    After `patience` epochs without an improvement of more than `min_delta`, the
+    learning rate becomes `max(lr * factor, min_lr)`; then `cooldown` epochs
+    pass before the count of epochs without improvement starts again. The
+    current learning rate is added to the epoch logs as `"learning_rate"`, so
+    `history.history["learning_rate"]` records it.
+
+    Args:
+        monitor: Quantity to be monitored. Defaults to `"val_loss"`.
+        factor: Factor by which the learning rate is reduced:
+            `new_lr = lr * factor`. Must be below 1. Defaults to `0.1`.
+        patience: Number of epochs with no improvement after which the
+            learning rate is reduced. Defaults to `10`.
+        verbose: 0 (quiet) or 1 (print a message on each reduction). Defaults to `0`.
+        mode: One of `"auto"`, `"min"`, `"max"`: whether the quantity should
+            decrease or increase; `"auto"` infers it from the name. Defaults to `"auto"`.
+        min_delta: Threshold for measuring the new optimum, to only focus on
+            significant changes. Defaults to `1e-4`.
+        cooldown: Number of epochs to wait before resuming normal operation
+            after the learning rate has been reduced. Defaults to `0`.
+        min_lr: Lower bound on the learning rate. Defaults to `0.0`.
+
+    Example:
+
+    >>> reduce_lr = kerasx.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2,
+    ...                                                patience=5, min_lr=0.001)
+    >>> model.fit(x, y, validation_data=(vx, vy), callbacks=[reduce_lr])
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        if factor >= 1.0:
+            raise ValueError(
+                "ReduceLROnPlateau does not support a factor >= 1.0 (it would not reduce the "
+                f"learning rate); use e.g. factor=0.1. Received factor={factor}"
+            )
+        self.factor = factor
+        self.min_lr = min_lr
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _reset(self):
+        """Resets the wait and cooldown counters and the best value."""
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        if self.monitor_op is None:
+            self._set_monitor_op()
+
+    def in_cooldown(self):
+        """Whether the callback is in its cooldown period after a reduction."""
+        return self.cooldown_counter > 0
+
+    def _reduce_lr(self, epoch):
+        old_lr = _learning_rate_of(self)
+        # Compared in float32, the precision the optimizer keeps the rate in.
+        if np.float32(old_lr) > np.float32(self.min_lr):
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            self.model.optimizer.learning_rate = new_lr
+            if self.verbose > 0:
+                _write(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                       f"{new_lr}.\n")
+            return True
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        logs = {} if logs is None else logs
+        logs["learning_rate"] = _learning_rate_of(self)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"Learning rate reduction is conditioned on metric `{self.monitor}` which is "
+                f"not available. Available metrics are: {','.join(logs.keys())}.",
+                stacklevel=2,
+            )
+            return
+        current = _as_float(current)
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce_lr(epoch):
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+
+def _positional_arity(fn):
+    """How many positional arguments `fn` takes (2 for `*args`), or None if unknown."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for p in signature.parameters.values():
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return 2
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of every epoch from a schedule.
+
+    At the beginning of every epoch, `schedule(epoch, lr)` gets the epoch index
+    (0-based) and the current learning rate, and its result becomes the
+    optimizer's learning rate for that epoch. A schedule taking one argument,
+    `schedule(epoch)`, is also accepted. The rate in effect is added to the
+    epoch logs as `"learning_rate"`.
+
+    Args:
+        schedule: A function `(epoch, lr) -> new_lr` (or `epoch -> new_lr`)
+            returning a float.
+        verbose: 0 (quiet) or 1 (print the rate set at each epoch). Defaults to `0`.
+
+    Example:
+
+    >>> def scheduler(epoch, lr):
+    ...     return lr if epoch < 10 else lr * math.exp(-0.1)
+    >>> callback = kerasx.callbacks.LearningRateScheduler(scheduler)
+    >>> model.fit(x, y, epochs=15, callbacks=[callback], verbose=0)
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise ValueError(
+                "Argument `schedule` should be a function `(epoch, lr) -> new_lr`, e.g. "
+                "`LearningRateScheduler(lambda epoch, lr: lr * 0.9)`. "
+                f"Received: schedule={schedule!r}"
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def _new_learning_rate(self, epoch):
+        lr = _learning_rate_of(self)
+        arity = _positional_arity(self.schedule)
+        if arity is None:  # no signature: try the new API, then the old one, like Keras
+            try:
+                new_lr = self.schedule(epoch, lr)
+            except TypeError:
+                new_lr = self.schedule(epoch)
+        elif arity >= 2:
+            new_lr = self.schedule(epoch, lr)
+        else:
+            new_lr = self.schedule(epoch)
+        value = np.asarray(new_lr) if not isinstance(new_lr, (str, bool)) else None
+        if value is None or value.shape != () or not np.issubdtype(value.dtype, np.number) \
+                or np.issubdtype(value.dtype, np.complexfloating):
+            raise ValueError(
+                "The output of the `schedule` function should be a float, e.g. "
+                f"`lambda epoch, lr: lr * 0.9`. Got: {new_lr!r} at epoch {epoch}"
+            )
+        return float(value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        learning_rate = self._new_learning_rate(epoch)
+        self.model.optimizer.learning_rate = learning_rate
+        if self.verbose > 0:
+            _write(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                   f"{learning_rate}.\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _learning_rate_of(self)
+
+
+def _csv_value(value):
+    """Formats a log value for `CSVLogger` the way Keras does (1-D iterables as `"[a, b]"`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value
+    try:
+        items = list(value)
+    except TypeError:
+        return value
+    return f'"[{", ".join(map(str, items))}]"'
+
+
+class CSVLogger(Callback):
+    """Streams the epoch results to a CSV file, one row per epoch.
+
+    The first row is the header `epoch,<log names in sorted order>` (when no
+    validation metric is logged, the `val_` names are added too, their cells
+    reading `NA`, as in Keras). The file is flushed after every epoch and
+    closed at the end of training.
+
+    Args:
+        filename: Path of the CSV file, e.g. `"run/log.csv"`.
+        separator: String used to separate the cells. Defaults to `","`.
+        append: If `True`, append to the file if it exists (continuing a
+            training run; the header is not written again when the file
+            already has content). If `False`, overwrite it. Defaults to `False`.
+
+    Example:
+
+    >>> csv_logger = kerasx.callbacks.CSVLogger("training.log")
+    >>> model.fit(x, y, callbacks=[csv_logger])
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.sep = separator
+        self.filename = os.fspath(filename)
+        self.append = append
+        self.writer = None
+        self.keys = None
+        self.append_header = True
+        self.csv_file = None
+
+    def on_train_begin(self, logs=None):
+        self.append_header = True
+        if self.append:
+            if os.path.exists(self.filename):
+                with open(self.filename, "r", newline="") as f:
+                    self.append_header = not f.readline()
+            mode = "a"
+        else:
+            mode = "w"
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.csv_file = open(self.filename, mode, newline="")
+        self.writer = None
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.csv_file is None or self.csv_file.closed:
+            raise RuntimeError(
+                f"CSVLogger({self.filename!r}) has no open file: `on_train_begin` opens it. "
+                "Pass the callback to `fit(..., callbacks=[csv_logger])`, or call "
+                "`on_train_begin()` first in a custom loop."
+            )
+        if self.keys is None:
+            self.keys = sorted(logs.keys())
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                # Validation may start later (validation_freq): keep columns for it.
+                self.keys.extend([f"val_{k}" for k in self.keys])
+        if self.writer is None:
+            dialect = type("CSVLoggerDialect", (csv.excel,), {"delimiter": self.sep})
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys,
+                                         dialect=dialect)
+            if self.append_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((key, _csv_value(logs.get(key, "NA"))) for key in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
+
+
+class TerminateOnNaN(Callback):
+    """Stops training when a NaN or infinite loss is encountered.
+
+    Checks `logs["loss"]` after every batch. This reads the loss from the
+    device after each step (a host sync per batch, as in Keras); with
+    `compile(steps_per_execution="auto")` kerasx then runs one step per call so
+    that every batch is checked. With a fixed `steps_per_execution > 1` the
+    check happens once per execution, on the running loss, which stays NaN once
+    any batch was NaN.
+
+    Args:
+        raise_error: If `False` (default), stop gracefully with
+            `model.stop_training = True` (the other callbacks' `on_train_end`
+            still run). If `True`, raise a `RuntimeError` at once.
+    """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        value = np.asarray(loss, dtype=np.float64)  # host sync
+        if np.all(np.isfinite(value)):
+            return
+        if self.raise_error:
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {value}. "
+                "Terminating training immediately."
+            )
+        _write(f"Batch {batch}: Invalid loss, terminating training\n")
+        self.model.stop_training = True
+
+
+_LAMBDA_HOOKS = tuple(sorted(name for name in vars(Callback) if name.startswith("on_")))
+
+
+class LambdaCallback(Callback):
+    """Builds a callback from plain functions, one per hook.
+
+    The functions are called with the same arguments as the `Callback` hooks:
+
+    - `on_epoch_begin`, `on_epoch_end`: `(epoch, logs)`;
+    - `on_train_begin`, `on_train_end`: `(logs)`;
+    - `on_train_batch_begin`, `on_train_batch_end` (and the other batch
+      hooks): `(batch, logs=...)`, with `logs` passed by keyword.
+
+    Only the hooks given are replaced, so kerasx keeps running many steps per
+    jitted call unless a batch-level function is given.
+
+    Args:
+        on_epoch_begin: Called at the beginning of every epoch.
+        on_epoch_end: Called at the end of every epoch.
+        on_train_begin: Called at the beginning of training.
+        on_train_end: Called at the end of training.
+        on_train_batch_begin: Called at the beginning of every training batch.
+        on_train_batch_end: Called at the end of every training batch.
+        **kwargs: Any other `Callback` hook, e.g. `on_batch_end=...`,
+            `on_test_end=...`, `on_predict_batch_end=...`.
+
+    Example:
+
+    >>> print_batch = kerasx.callbacks.LambdaCallback(
+    ...     on_train_batch_begin=lambda batch, logs: print(batch))
+    >>> log_epochs = kerasx.callbacks.LambdaCallback(
+    ...     on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
+        super().__init__()
+        unknown = sorted(k for k in kwargs if k not in _LAMBDA_HOOKS)
+        if unknown:
+            raise TypeError(
+                f"LambdaCallback got unexpected keyword argument(s) {unknown}. Pass functions "
+                f"for the callback hooks only: {', '.join(_LAMBDA_HOOKS)}."
+            )
+        hooks = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+            on_train_batch_begin=on_train_batch_begin,
+            on_train_batch_end=on_train_batch_end,
+            **kwargs,
+        )
+        for name, fn in hooks.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(
+                    f"LambdaCallback argument `{name}` should be a function, e.g. "
+                    f"`{name}=lambda *args, **kwargs: None`. Received: {name}={fn!r}"
+                )
+            # An instance attribute: `overrides_batch_hooks` sees only the hooks given.
+            setattr(self, name, fn)
