@@ -12,6 +12,10 @@ import random
 import jax
 import numpy as np
 
+from .training import plotting as _plotting
+
+plot_history = _plotting.plot_history  # re-export; matplotlib is the "plot" extra
+
 __all__ = ["enable_compilation_cache", "next_rng_key", "set_random_seed", "to_categorical"]
 
 

@@ -18,8 +18,14 @@ NUMBER = r"([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
 
 def run_example(name, timeout=300):
     """Runs `examples/<name>`; asserts it exits 0 and returns its stdout."""
+    return run_example_args(name, timeout=timeout)
+
+
+def run_example_args(name, *args, timeout=300):
+    """Runs `examples/<name> args...`; asserts it exits 0 and returns its stdout."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)], cwd=os.path.dirname(EXAMPLES),
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *args],
+                          cwd=os.path.dirname(EXAMPLES),
                           env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, (
         f"{name} exited with code {proc.returncode}\n--- stdout ---\n{proc.stdout[-4000:]}"
@@ -76,3 +82,18 @@ def test_custom_training_loop():
 def test_mnist_cnn():
     out = run_example("mnist_cnn.py")
     assert find(rf"test accuracy {NUMBER} on 1000 held-out images", out) >= 0.93
+
+
+def test_mnist_checkpoints_keeps_and_reloads_the_best_model(tmp_path):
+    out = run_example_args("mnist_checkpoints.py", "--workdir", str(tmp_path), "--epochs", "6")
+    epochs = find(r"ran (\d+) epochs", out)
+    best_epoch, best_val_loss = find(r"best epoch (\d+) with val_loss " + NUMBER, out, count=2)
+    assert 1 <= best_epoch <= epochs <= 6
+    # ModelCheckpoint said so when it saved the best epoch, and the file is there.
+    assert f"Epoch {int(best_epoch)}: val_loss improved" in out
+    assert (tmp_path / "best.kerasx").is_file()
+    accuracy = find(r"test accuracy " + NUMBER, out)
+    assert accuracy > 0.9, out
+    # TensorBoard wrote event files for both the training and validation curves.
+    for split in ("train", "validation"):
+        assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "logs" / split))

@@ -67,6 +67,7 @@ class Model(Layer):
         self._trainer = None
         self.stop_training = False
         self.history = None
+        self._initial_epoch = None  # set by a callback (BackupAndRestore) to resume a fit
 
     # ------------------------------------------------------------------ to implement
     def _layer_items(self) -> List[Tuple[str, Layer]]:

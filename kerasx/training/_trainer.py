@@ -115,6 +115,7 @@ class Trainer:
         self._train_exec = self._test_exec = None
         self._masked_execs = {}
         self._ts = None            # the live train state while `fit` runs (for callbacks)
+        self._shuffle_seed = None  # the running fit's shuffle seed (see `training_state`)
         self._pending_lr = None    # a learning rate set before the optimizer state exists
         self.bound_optimizer = BoundOptimizer(self)
 
@@ -395,7 +396,7 @@ class Trainer:
     def _fit_loop(self, ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,
                   initial_epoch, steps_per_epoch, validation_freq):
         model = self.model
-        shuffle_seed = int(np.random.randint(0, 2**31 - 1))
+        self._shuffle_seed = int(np.random.randint(0, 2**31 - 1))
 
         verbose = 1 if verbose == "auto" else verbose
         history = callbacks_module.History()
@@ -406,7 +407,13 @@ class Trainer:
             verbose=verbose, epochs=epochs, steps=steps)
         spe = self._execution_length(feed, callbacks, "train", verbose)
         model.stop_training = False
+        model._initial_epoch = None
         cbs.on_train_begin()
+        # A callback may resume an interrupted run (BackupAndRestore): it restores the train
+        # state through `restore_training_state` and sets the epoch to start from, as in Keras.
+        if model._initial_epoch is not None:
+            initial_epoch, model._initial_epoch = model._initial_epoch, None
+        shuffle_seed = self._shuffle_seed
         epoch_logs = {}
         first_step = 0
         for epoch in range(initial_epoch, epochs):
@@ -456,6 +463,28 @@ class Trainer:
         if model._state is not ts["state"]:
             ts["state"] = copy(model._state)
         return ts
+
+    # ------------------------------------------------------------------ resumable training
+    def training_state(self):
+        """What a fit needs besides the weights to continue exactly: the optimizer state, the
+        fit's random key (dropout) and its shuffle seed. Read it from a callback during `fit`."""
+        if self._ts is None:
+            raise RuntimeError("`training_state()` is only available while `fit` runs.")
+        return {"opt_state": self._ts["opt_state"], "rng": self._ts["rng"],
+                "shuffle_seed": self._shuffle_seed}
+
+    def restore_training_state(self, opt_state=None, rng=None, shuffle_seed=None):
+        """Puts a saved optimizer state, random key and shuffle seed into the running `fit`
+        (from `on_train_begin`); each must match the structure `training_state()` returns."""
+        if self._ts is None:
+            raise RuntimeError("`restore_training_state()` is only available while `fit` runs.")
+        if opt_state is not None:
+            self._ts["opt_state"] = jax.device_put(opt_state)
+            self.opt_state = self._ts["opt_state"]
+        if rng is not None:
+            self._ts["rng"] = jax.device_put(rng)
+        if shuffle_seed is not None:
+            self._shuffle_seed = int(shuffle_seed)
 
     # ------------------------------------------------------------------ the live learning rate
     def _opt_state_now(self):

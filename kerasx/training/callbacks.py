@@ -168,6 +168,12 @@ def overrides_batch_hooks(callback, kind: str) -> bool:
         return False
     if isinstance(callback, CallbackList):
         return any(overrides_batch_hooks(cb, kind) for cb in callback.callbacks)
+    # A callback whose batch hooks only sometimes do work (e.g. ModelCheckpoint with an integer
+    # `save_freq`) says so through `_uses_batch_hooks(kind)`, so the default keeps whole-epoch
+    # executions.
+    uses = getattr(callback, "_uses_batch_hooks", None)
+    if callable(uses):
+        return bool(uses(kind))
     # A hook counts when the class overrides it, or when the instance carries its own
     # function (as `LambdaCallback` does for the functions it was given).
     instance_hooks = getattr(callback, "__dict__", {})
@@ -352,6 +358,13 @@ class History(Callback):
         if self.model is not None:
             # The latest History, as Keras sets it.
             self.model.history = self
+
+    def plot(self, **kwargs):
+        """Draws the loss and metric curves with matplotlib (`kerasx.utils.plot_history`;
+        `filepath=` saves a PNG). Needs the optional extra: `pip install "kerasx[plot]"`."""
+        from .plotting import plot_history
+
+        return plot_history(self, **kwargs)
 
 
 def _is_interactive_display():
