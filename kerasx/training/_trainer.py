@@ -391,6 +391,10 @@ class Trainer:
             return self._fit_loop(ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,
                                   initial_epoch, steps_per_epoch, validation_freq)
         finally:
+            # Also when a callback or Ctrl-C stops fit mid-epoch: the optimizer state matches the
+            # weights the model holds (the latest execution's), and on accelerators it is not a
+            # buffer that the next execution already donated.
+            self.opt_state = self._ts["opt_state"]
             self._ts = None
 
     def _fit_loop(self, ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,

@@ -301,3 +301,13 @@ def test_backup_misuse_errors():
         BackupAndRestore("b", save_freq=0)
     assert not overrides_batch_hooks(BackupAndRestore("b"), "train")
     assert overrides_batch_hooks(BackupAndRestore("b", save_freq=3), "train")
+
+
+def test_interrupted_fit_leaves_optimizer_state_matching_the_weights():
+    model = small_model()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, Y, batch_size=16, epochs=3, verbose=0, callbacks=[KillAt(epoch=1, batch=2)])
+    # Killed after epoch 1's third batch: 5 + 3 steps taken, and the optimizer state says so.
+    assert model.optimizer.iterations == 8
+    model.fit(X, Y, batch_size=16, epochs=1, verbose=0)
+    assert model.optimizer.iterations == 13
