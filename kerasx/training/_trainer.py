@@ -335,15 +335,16 @@ class Trainer:
     def _feed(self, x, y, sample_weight, batch_size, shuffle=False):
         return make_feed(x, y, sample_weight, batch_size, shuffle, on_device=self.data_on_device)
 
-    def _execution_length(self, feed, callbacks, hooks, verbose):
-        """Steps per jitted call: the compile() value, or for "auto" a whole epoch, fewer when
-        a progress bar should move (about 20 updates an epoch), and 1 when a user callback
-        has batch-level hooks (they then see every batch, as with Keras's default)."""
+    def _execution_length(self, feed, callbacks, hooks, verbose, steps=None):
+        """Steps per jitted call: the compile() value, or for "auto" a whole epoch (of `steps`
+        batches, default the feed's), fewer when a progress bar should move (about 20 updates
+        an epoch), and 1 when a user callback has batch-level hooks (they then see every batch,
+        as with Keras's default)."""
+        steps = feed.steps if steps is None else steps
         if self.steps_per_execution != "auto":
-            return int(min(self.steps_per_execution, feed.steps or self.steps_per_execution))
+            return int(min(self.steps_per_execution, steps or self.steps_per_execution))
         if any(callbacks_module.overrides_batch_hooks(cb, hooks) for cb in callbacks or []):
             return 1
-        steps = feed.steps
         if steps is None:  # a generator of unknown length: stream in modest chunks
             return _STREAM_CHUNK
         if verbose == 1:
@@ -534,10 +535,10 @@ class Trainer:
                 return int(node.iterations)
         return 0
 
-    def _evaluate_feed(self, feed, params, state, cbs=None, spe=None) -> Dict[str, float]:
+    def _evaluate_feed(self, feed, params, state, cbs=None, spe=None, steps=None) -> Dict[str, float]:
         mstate = self._metrics_init()
         logs = {}
-        for start, stop, args, _ in feed.executions(spe or feed.steps or _STREAM_CHUNK):
+        for start, stop, args, _ in feed.executions(spe or feed.steps or _STREAM_CHUNK, steps):
             if cbs:
                 cbs.on_test_batch_begin(start)
             mstate, logs = self._test_exec(mstate, params, state, *args)
@@ -550,12 +551,13 @@ class Trainer:
         feed = self._feed(x, y, sample_weight, batch_size)
         self._prepare(feed)
         verbose = 1 if verbose == "auto" else verbose
+        steps = _limited_steps(feed.steps, steps)
         cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,
                                             model=self.model, verbose=verbose, epochs=1,
-                                            steps=feed.steps)
-        spe = self._execution_length(feed, callbacks, "test", verbose)
+                                            steps=steps)
+        spe = self._execution_length(feed, callbacks, "test", verbose, steps)
         cbs.on_test_begin()
-        logs = self._evaluate_feed(feed, self.model.params, self.model.state, cbs, spe)
+        logs = self._evaluate_feed(feed, self.model.params, self.model.state, cbs, spe, steps)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -669,6 +671,16 @@ def _class_weights(model, y, class_weight, sample_weight):
     return w if sample_weight is None else w * np.asarray(sample_weight, np.float32)
 
 
+def _limited_steps(feed_steps, steps):
+    """The batches `evaluate`/`predict` run: all of the data's, or the first `steps` (Keras's
+    `steps=`); `None` for a generator of unknown length run to its end."""
+    if steps is None:
+        return feed_steps
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"`steps` must be a positive integer or None. Received: steps={steps!r}")
+    return int(steps) if feed_steps is None else min(int(steps), feed_steps)
+
+
 def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=None,
             steps_per_execution="auto", data_on_device="auto"):
     """Runs the model on `x` in batches on the device; NumPy outputs in the model's output
@@ -682,14 +694,15 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
     model._ensure_built(x_spec)
     model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
     verbose = 1 if verbose == "auto" else verbose
+    steps = _limited_steps(feed.steps, steps)
     cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,
-                                        model=model, verbose=verbose, epochs=1, steps=feed.steps)
+                                        model=model, verbose=verbose, epochs=1, steps=steps)
     if steps_per_execution != "auto":
-        spe = int(min(steps_per_execution, feed.steps or steps_per_execution))
+        spe = int(min(steps_per_execution, steps or steps_per_execution))
     elif any(callbacks_module.overrides_batch_hooks(cb, "predict") for cb in callbacks or []):
         spe = 1
     else:
-        spe = feed.steps or _STREAM_CHUNK
+        spe = steps or _STREAM_CHUNK
         if verbose == 1:
             spe = math.ceil(spe / _PROGBAR_UPDATES)
         if isinstance(feed, StreamFeed):
@@ -697,7 +710,7 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
     fn = _predict_exec(model)
     cbs.on_predict_begin()
     outs = []
-    for start, stop, args, rows in feed.executions(spe):
+    for start, stop, args, rows in feed.executions(spe, steps):
         cbs.on_predict_batch_begin(start)
         y = fn(model.params, model.state, *args, length=spe)
         outs.append((y, stop - start, rows))

@@ -208,3 +208,33 @@ def test_initial_epoch_and_steps_per_epoch():
     history = model.fit(X, Y, batch_size=10, epochs=3, initial_epoch=1, steps_per_epoch=2, verbose=0)
     assert history.epoch == [1, 2]
     assert int(model._trainer.opt_state.iterations) == 4  # 2 epochs x 2 steps
+
+
+@pytest.mark.parametrize("source", ["arrays", "generator"])
+def test_evaluate_and_predict_steps_limit_the_batches_as_in_keras(source):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    model = classifier()
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                               keras.layers.Dense(3, activation="softmax")])
+    theirs.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    theirs.set_weights(model.get_weights())
+
+    def data(with_y=True):
+        if source == "arrays":
+            return (X, Y) if with_y else (X,)
+        batches = ((X[i:i + 8], Y[i:i + 8]) for i in range(0, 50, 8))
+        return (batches,) if with_y else ((b[0] for b in batches),)
+
+    kw = {"batch_size": 8} if source == "arrays" else {}
+    ours = model.evaluate(*data(), steps=3, verbose=0, **kw)
+    np.testing.assert_allclose(ours, theirs.evaluate(*data(), steps=3, verbose=0, **kw), rtol=1e-6)
+    np.testing.assert_allclose(ours, model.evaluate(X[:24], Y[:24], verbose=0), rtol=1e-6)
+    pred = model.predict(*data(with_y=False), steps=3, verbose=0, **kw)
+    assert pred.shape == (24, 3)
+    np.testing.assert_allclose(pred, theirs.predict(X[:24], verbose=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"steps.*Received: steps=0"):
+        model.evaluate(X, Y, steps=0, verbose=0)
