@@ -201,6 +201,8 @@ def _spec_from_json(data, custom_objects):
     if isinstance(data, dict):
         if "__kerasx_training__" in data:
             cls = getattr(_training_modules()[data["__kerasx_training__"]], data["class_name"])
+            if data["__kerasx_training__"] == "optimizer":  # its learning rate may be a schedule
+                return cls.from_config(data["config"], custom_objects=custom_objects)
             return cls(**data["config"])
         if "__kerasx_object__" in data:
             return saving.deserialize(data["__kerasx_object__"], custom_objects=custom_objects)

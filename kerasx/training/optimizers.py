@@ -21,7 +21,10 @@ Adagrad starts its accumulator at 0.1. One `update` does what one Keras
 4. `iterations += 1`.
 
 `lr` is the float learning rate, or `schedule(iterations)` for a schedule (a
-callable of the step count; the first update uses step 0, like Keras).
+callable of the step count; the first update uses step 0, like Keras). A
+`kerasx.optimizers.schedules.LearningRateSchedule` is serialized with the
+optimizer's config (so a model compiled with it saves and loads); any other
+callable (an optax schedule, a lambda) works but has no config.
 
 The state is an `OptimizerState(iterations, learning_rate, slots)`: the step
 count, the learning rate the next update will use (read it with
@@ -34,6 +37,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+
+from . import schedules as schedules_module
 
 __all__ = [
     "OptimizerState",
@@ -76,7 +81,8 @@ class Optimizer:
     Args:
         learning_rate: A float, or a schedule: a callable mapping the step count
             (an int32 scalar, 0 for the first update) to a learning rate, such
-            as an optax schedule.
+            as a `kerasx.optimizers.schedules.LearningRateSchedule` (serializable)
+            or an optax schedule.
         weight_decay: If set, weights decay as `w -= w * weight_decay * lr`
             before each step.
         clipnorm: If set, each gradient leaf is rescaled to an L2 norm of at most
@@ -246,22 +252,55 @@ class Optimizer:
     # -- misc --------------------------------------------------------------
 
     def get_config(self):
-        """Returns the constructor arguments as a dict (a schedule is returned as is)."""
+        """Returns the constructor arguments as a dict.
+
+        A `LearningRateSchedule` learning rate is given in its serialized form
+        (`kerasx.optimizers.schedules.serialize`), as Keras does; any other
+        schedule (a callable without a config) is returned as is.
+        """
         return {
             "name": self.name,
-            "learning_rate": self.learning_rate,
+            "learning_rate": self._learning_rate_config(),
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
         }
 
+    def _learning_rate_config(self):
+        lr = self.learning_rate
+        if isinstance(lr, schedules_module.LearningRateSchedule):
+            try:
+                return schedules_module.serialize(lr)
+            except NotImplementedError:  # a custom schedule without get_config()
+                return lr
+        return lr
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Builds the optimizer from `get_config()`'s dict.
+
+        Args:
+            config: The dict `get_config()` returns; a serialized schedule as
+                `learning_rate` is rebuilt with `kerasx.optimizers.schedules.deserialize`.
+            custom_objects: Optional `{name: class}` for custom schedule classes.
+
+        Returns:
+            The optimizer.
+        """
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules_module.deserialize(
+                config["learning_rate"], custom_objects=custom_objects)
+        return cls(**config)
+
     def as_optax(self) -> optax.GradientTransformationExtraArgs:
         """Returns this optimizer as a plain `optax.GradientTransformationExtraArgs` tuple."""
         return optax.GradientTransformationExtraArgs(self.init, self.update)
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        config = {**self.get_config(), "learning_rate": self.learning_rate}
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({args})"
 
 

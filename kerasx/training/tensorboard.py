@@ -13,7 +13,6 @@ that are written.
 import importlib.util
 import os
 import time
-import uuid
 
 import jax
 import jax.numpy as jnp
@@ -230,13 +229,14 @@ class TensorBoard(Callback):
     def _writer(self, name):
         """The writer of `log_dir/<name>`, opened on first use (no empty `validation` dir).
         tensorboardX names event files by the second and the host only, so a second writer
-        opened in the same folder within a second would overwrite the first: a unique suffix
-        keeps both."""
+        opened in the same folder within a second would overwrite the first. A nanosecond
+        suffix keeps both, and keeps the names sorted in the order written, which is the order
+        TensorBoard reads them in."""
         if name not in self._writers:
             writer_class = _summary_writer_class()
             self._writers[name] = writer_class(
                 os.path.join(self.log_dir, name), flush_secs=30,
-                filename_suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}")
+                filename_suffix=f".{os.getpid()}.{time.time_ns()}")
         return self._writers[name]
 
     def _write_scalars(self, name, prefix, logs, step, suffix=""):
