@@ -136,6 +136,12 @@ class Trainer:
         weights = _per_output(self._loss_weights if self._loss_weights is not None else 1.0,
                               names, "loss_weights", default=1.0)
         self.losses = [None if l is None else losses_module.get(l) for l in loss_list]
+        for name, loss in zip(names, self.losses):
+            if loss is not None and getattr(loss, "reduction", "") in (None, "none"):
+                raise ValueError(
+                    f"The loss of output '{name}' ({type(loss).__name__}) has reduction='none': "
+                    "it returns one value per sample, and training needs a scalar. Use "
+                    "'sum_over_batch_size' (the default), 'sum' or 'mean_with_sample_weight'.")
         self.loss_weights = [1.0 if w is None else float(w) for w in weights]
         # (output index, log name, Metric, weighted): Keras weights `weighted_metrics` by
         # sample_weight/class_weight; plain `metrics` count every real sample once.
@@ -175,12 +181,15 @@ class Trainer:
                 losses_module.check_labels(loss, np.shape(y), ps, sample)
 
     # ------------------------------------------------------------------ the pure steps
-    def _losses_and_total(self, y_flat, p_flat, weight, count):
+    def _losses_and_total(self, y_flat, p_flat, weight, mask, count):
         per_output, total = [], 0.0
         for loss, w, y, p in zip(self.losses, self.loss_weights, y_flat, p_flat):
             if loss is None:
                 continue
-            value = losses_module.reduce(loss.per_sample(y, p), weight, count)
+            values, loss_mask = loss.per_sample_with_mask(y, p)
+            value = losses_module.reduce_padded(values, weight, mask, count,
+                                                getattr(loss, "reduction", None) or
+                                                "sum_over_batch_size", loss_mask)
             per_output.append(value)
             total = total + w * value
         return total, per_output
@@ -226,7 +235,7 @@ class Trainer:
                 y_pred, new_state = model.apply(params, ts["state"], x, training=True,
                                                 rng=step_rng, **extra)
                 p_flat = model._flatten_outputs(y_pred)
-                total, per_output = self._losses_and_total(y_flat, p_flat, weight, count)
+                total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count)
                 return total, (p_flat, new_state, per_output)
 
             (total, (p_flat, new_state, per_output)), grads = jax.value_and_grad(
@@ -270,7 +279,7 @@ class Trainer:
                 y_flat = _flatten_targets(model, y)
                 y_pred, _ = model.apply(params, state, x, training=False)
                 p_flat = model._flatten_outputs(y_pred)
-                total, per_output = self._losses_and_total(y_flat, p_flat, weight, count)
+                total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count)
                 return self._metrics_update(m, total, per_output, y_flat, p_flat, weight, mask,
                                             count)
 

@@ -391,6 +391,51 @@ def reduce(values, sample_weight, count):
     return _divide_no_nan(jnp.sum(values * sample_weight), divisor)
 
 
+def reduce_padded(values, sample_weight, row_mask, count, reduction="sum_over_batch_size",
+                  mask=None):
+    """The loss Keras computes on the real rows of a batch padded to a fixed size.
+
+    Honours the loss's `reduction` and its own `mask` (from `ignore_class`), as
+    `reduce_weighted_values` does on the unpadded batch:
+
+    - `"sum_over_batch_size"`/`"mean"`: `sum(values * w)` over valid entries divided by their
+      number (the real rows' entries, less those the loss masks out);
+    - `"sum"`: `sum(values * w)` over valid entries;
+    - `"mean_with_sample_weight"`: divided by the sum of the weights of the valid entries.
+
+    Args:
+        values: Per-sample (or per-element) losses, leading axis = batch (pad rows included).
+        sample_weight: Weights per sample (or element); pad rows must have weight 0.
+        row_mask: `(batch,)` booleans, True for real rows.
+        count: The number of real rows (used only for scalar `values`, see `reduce`).
+        reduction: The loss's reduction; `"none"` cannot train and raises.
+        mask: Optional boolean array of valid entries of `values`.
+
+    Returns:
+        A scalar.
+    """
+    reduction = _standardize_reduction(reduction)
+    if reduction in (None, "none"):
+        raise ValueError("A loss with reduction='none' returns one value per sample; training "
+                         "needs a scalar. Use 'sum_over_batch_size' (the default), 'sum' or "
+                         "'mean_with_sample_weight'.")
+    values = jnp.asarray(values)
+    if jnp.ndim(values) == 0:  # a loss already reduced over the batch (rank-1 outputs)
+        return reduce(values, sample_weight, count)
+    values, weight = _broadcast_weight(values, jnp.asarray(sample_weight).astype(values.dtype))
+    _, valid = _broadcast_weight(values, jnp.asarray(row_mask).astype(values.dtype))
+    if mask is not None:
+        _, loss_mask = _broadcast_weight(values, jnp.asarray(mask).astype(values.dtype))
+        valid = valid * loss_mask
+    valid = jnp.broadcast_to(valid, jnp.shape(values))
+    weight = jnp.broadcast_to(weight, jnp.shape(values)) * valid
+    total = jnp.sum(values * weight)
+    if reduction == "sum":
+        return total
+    divisor = jnp.sum(weight) if reduction == "mean_with_sample_weight" else jnp.sum(valid)
+    return _divide_no_nan(total, divisor)
+
+
 # ---------------------------------------------------------------------------
 # Loss classes
 # ---------------------------------------------------------------------------

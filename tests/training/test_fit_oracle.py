@@ -154,3 +154,34 @@ def test_remaining_layers_through_fit():
     x = RNG.normal(size=(20, 6, 4)).astype("float32")
     y = RNG.normal(size=(20, 1)).astype("float32")
     fit_both(kx, kr, x, y, batch_size=8)
+
+
+@pytest.mark.parametrize("reduction,ignore_class,weighted", [
+    ("sum_over_batch_size", -1, False), ("sum_over_batch_size", -1, True),
+    ("sum", None, True), ("sum", 1, False),
+    ("mean_with_sample_weight", None, True), ("mean_with_sample_weight", -1, True),
+])
+def test_loss_reduction_and_ignore_class_through_fit(reduction, ignore_class, weighted):
+    """The loss's own reduction and ignore_class mask apply to the real rows of every batch
+    (the last one padded), as Keras applies them to its unpadded batches."""
+    x = RNG.normal(size=(50, 5)).astype("float32")
+    y = RNG.integers(0, 3, 50)
+    if ignore_class == -1:
+        y[::4] = -1
+    sw = RNG.uniform(0.2, 2.0, 50).astype("float32") if weighted else None
+    kx, kr = both(
+        lambda L: [L.Input((5,)), L.Dense(3, activation="softmax")],
+        lambda m: dict(optimizer=m.optimizers.SGD(0.1), metrics=["sparse_categorical_accuracy"],
+                       loss=m.losses.SparseCategoricalCrossentropy(reduction=reduction,
+                                                                   ignore_class=ignore_class)))
+    fit_both(kx, kr, x, y, epochs=2, sample_weight=sw)
+    np.testing.assert_allclose(kx.evaluate(x, y, sample_weight=sw, verbose=0),
+                               kr.evaluate(x, y, sample_weight=sw, verbose=0), rtol=1e-5)
+
+
+def test_per_sample_loss_reduction_cannot_train():
+    model = kerasx.Sequential([kerasx.layers.Input((5,)), kerasx.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss=kerasx.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="none"))
+    with pytest.raises(ValueError, match=r"SparseCategoricalCrossentropy.*reduction='none'"):
+        model.fit(np.zeros((4, 5), "float32"), np.zeros(4, "int32"), verbose=0)
