@@ -186,10 +186,13 @@ class Trainer:
         for loss, w, y, p in zip(self.losses, self.loss_weights, y_flat, p_flat):
             if loss is None:
                 continue
+            reduction = getattr(loss, "reduction", None) or "sum_over_batch_size"
             values, loss_mask = loss.per_sample_with_mask(y, p)
-            value = losses_module.reduce_padded(values, weight, mask, count,
-                                                getattr(loss, "reduction", None) or
-                                                "sum_over_batch_size", loss_mask)
+            if jnp.ndim(values) == 0 and jnp.ndim(p) == 1:
+                value = _rank1_loss(loss, y, p, weight, mask, count, reduction)
+            else:
+                value = losses_module.reduce_padded(values, weight, mask, count, reduction,
+                                                    loss_mask)
             per_output.append(value)
             total = total + w * value
         return total, per_output
@@ -678,6 +681,25 @@ def _class_weights(model, y, class_weight, sample_weight):
         raise ValueError(f"`class_weight` has no weight for classes {missing} that occur in `y`.")
     w = np.asarray([class_weight[c] for c in classes], np.float32)
     return w if sample_weight is None else w * np.asarray(sample_weight, np.float32)
+
+
+def _rank1_loss(loss, y, p, weight, mask, count, reduction):
+    """Keras's loss for rank-1 predictions `(batch,)`, over the real rows of a padded batch.
+
+    Keras's losses reduce the last axis, which for a rank-1 prediction is the batch itself: one
+    unweighted scalar per batch, `mean_i loss(y_i, p_i)`, then scaled by the sample weights'
+    sum (over the batch size for "sum_over_batch_size"). Computed per row on `(batch, 1)`
+    arrays, the mean can skip the padding rows. (Without sample weights Keras's "sum" leaves
+    the scalar unscaled; here the real rows' weights of 1 scale it by the batch size.)
+    """
+    rows, _ = loss.per_sample_with_mask(y[:, None] if jnp.ndim(y) == 1 else y, p[:, None])
+    unweighted = losses_module.reduce_padded(rows, mask, mask, count)
+    total_weight = jnp.sum(weight)
+    if reduction == "sum":
+        return unweighted * total_weight
+    if reduction == "mean_with_sample_weight":
+        return jnp.where(total_weight > 0, unweighted, 0.0)
+    return unweighted * total_weight / jnp.asarray(count, unweighted.dtype)
 
 
 def _limited_steps(feed_steps, steps):

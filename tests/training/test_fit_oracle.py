@@ -185,3 +185,32 @@ def test_per_sample_loss_reduction_cannot_train():
         from_logits=True, reduction="none"))
     with pytest.raises(ValueError, match=r"SparseCategoricalCrossentropy.*reduction='none'"):
         model.fit(np.zeros((4, 5), "float32"), np.zeros(4, "int32"), verbose=0)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", "binary_crossentropy"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rank1_predictions_with_a_padded_last_batch(loss, weighted):
+    """Keras's losses reduce a rank-1 prediction over the batch itself; the padded rows of the
+    last batch must not enter that mean."""
+
+    class SqueezeX(kerasx.layers.Layer):
+        def apply(self, params, state, inputs, *, training=False, rng=None):
+            return inputs[:, 0], state
+
+    class SqueezeK(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs[:, 0]
+
+    x = RNG.normal(size=(50, 4)).astype("float32")
+    y = (RNG.uniform(size=50) > 0.5).astype("float32")
+    sw = RNG.uniform(0.2, 2.0, 50).astype("float32") if weighted else None
+    act = "sigmoid" if loss == "binary_crossentropy" else None
+    kx = kerasx.Sequential([kerasx.layers.Input((4,)), kerasx.layers.Dense(1, activation=act),
+                            SqueezeX()])
+    kr = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation=act), SqueezeK()])
+    kr.set_weights(kx.get_weights())
+    kx.compile(optimizer=kerasx.optimizers.SGD(0.1), loss=loss)
+    kr.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+    fit_both(kx, kr, x, y, epochs=2, sample_weight=sw)
+    np.testing.assert_allclose(kx.evaluate(x, y, sample_weight=sw, verbose=0),
+                               kr.evaluate(x, y, sample_weight=sw, verbose=0), rtol=1e-5)
