@@ -19,6 +19,7 @@ step (the progress bar does so only when it renders, History once per epoch).
 """
 
 import math
+import warnings
 from typing import Any, Dict, List
 
 import jax
@@ -423,6 +424,10 @@ class Trainer:
             list(callbacks or []) + [history], add_progbar=verbose != 0, model=model,
             verbose=verbose, epochs=epochs, steps=steps)
         spe = self._execution_length(feed, callbacks, "train", verbose)
+        if steps_per_epoch is not None and feed.steps is not None and steps_per_epoch > feed.steps:
+            warnings.warn(f"steps_per_epoch={steps_per_epoch} is more than the {feed.steps} "
+                          f"batches of {feed.batch_size} that the data holds: each epoch runs "
+                          f"{feed.steps} batches.", stacklevel=4)
         model.stop_training = False
         model._initial_epoch = None
         cbs.on_train_begin()
@@ -439,7 +444,7 @@ class Trainer:
             ts["metrics"] = self._metrics_init()
             if steps is not None:  # else (a generator of unknown length) count on
                 first_step = epoch * steps
-            logs = {}
+            logs, ran = {}, 0
             for start, stop, args, _ in feed.executions(spe, steps_per_epoch, shuffle_seed, epoch):
                 cbs.on_train_batch_begin(start)
                 ts = self._adopt_callback_changes()
@@ -453,9 +458,16 @@ class Trainer:
                 self._ts = ts
                 model._params, model._state = ts["params"], ts["state"]
                 cbs.on_train_batch_end(stop - 1, logs)
+                ran = stop
                 if model.stop_training:
                     break
-            first_step += stop
+            if ran == 0:  # an iterable that has run out: this epoch has no data
+                warnings.warn(_RAN_OUT, stacklevel=4)
+                break
+            if feed.steps is None and steps_per_epoch is not None and ran < steps_per_epoch \
+                    and not model.stop_training:
+                warnings.warn(_RAN_OUT, stacklevel=4)
+            first_step += ran
             epoch_logs = {k: float(v) for k, v in logs.items()}
             self.opt_state = ts["opt_state"]
             if val_feed is not None and (epoch + 1) % validation_freq == 0:
@@ -681,6 +693,12 @@ def _class_weights(model, y, class_weight, sample_weight):
         raise ValueError(f"`class_weight` has no weight for classes {missing} that occur in `y`.")
     w = np.asarray([class_weight[c] for c in classes], np.float32)
     return w if sample_weight is None else w * np.asarray(sample_weight, np.float32)
+
+
+_RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or "
+            "generator can generate at least `steps_per_epoch * epochs` batches (a generator "
+            "serves its batches once; a list of batches, or an object whose `__iter__` starts "
+            "over, serves every epoch).")
 
 
 def _rank1_loss(loss, y, p, weight, mask, count, reduction):

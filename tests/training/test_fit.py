@@ -1,6 +1,5 @@
 """fit/evaluate/predict behaviour a user relies on, and the errors that teach."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -238,3 +237,34 @@ def test_evaluate_and_predict_steps_limit_the_batches_as_in_keras(source):
     np.testing.assert_allclose(pred, theirs.predict(X[:24], verbose=0), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"steps.*Received: steps=0"):
         model.evaluate(X, Y, steps=0, verbose=0)
+
+
+def test_a_generator_that_runs_out_stops_training_with_keras_warning():
+    def batches():
+        for i in range(0, 40, 8):
+            yield X[i:i + 8], Y[i:i + 8]
+
+    model = classifier()
+    with pytest.warns(UserWarning, match="Your input ran out of data; interrupting training"):
+        history = model.fit(batches(), epochs=3, verbose=0)
+    # The generator served one epoch; no empty epochs are reported.
+    assert history.epoch == [0] and len(history.history["loss"]) == 1
+    assert model.optimizer.iterations == 5
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = model.fit(batches(), epochs=3, steps_per_epoch=3, verbose=0)
+    assert history.epoch == [0, 1] and len(history.history["loss"]) == 2
+    # A list of batches is iterated afresh every epoch: no warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = model.fit(list(batches()), epochs=3, verbose=0)
+    assert history.epoch == [0, 1, 2]
+
+
+def test_steps_per_epoch_beyond_the_data_warns_once():
+    model = classifier()
+    with pytest.warns(UserWarning, match=r"steps_per_epoch=9 is more than the 4 batches of 16") as rec:
+        history = model.fit(X, Y, batch_size=16, steps_per_epoch=9, epochs=2, verbose=0)
+    assert len(rec) == 1 and rec[0].filename == __file__
+    assert model.optimizer.iterations == 8 and history.epoch == [0, 1]
