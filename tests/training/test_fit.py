@@ -268,3 +268,23 @@ def test_steps_per_epoch_beyond_the_data_warns_once():
         history = model.fit(X, Y, batch_size=16, steps_per_epoch=9, epochs=2, verbose=0)
     assert len(rec) == 1 and rec[0].filename == __file__
     assert model.optimizer.iterations == 8 and history.epoch == [0, 1]
+
+
+def test_data_of_a_nearby_size_reuses_the_compiled_programs():
+    counter = CountTraces()
+    model = kerasx.Sequential([layers.Input((4,)), counter, layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = RNG.normal(size=(1010, 4)).astype("float32")
+    y = RNG.integers(0, 3, 1010)
+    model.fit(x[:1000], y[:1000], batch_size=32, verbose=0)
+    model.evaluate(x[:1000], y[:1000], batch_size=32, verbose=0)
+    after = counter.traces
+    # 1000 and 1010 rows share a size bucket (1024): no new trace for fit or evaluate.
+    history = model.fit(x, y, batch_size=32, verbose=0)
+    model.evaluate(x, y, batch_size=32, verbose=0)
+    assert counter.traces == after
+    # ...and the padding rows are never trained on or counted: 1010 rows, 32 steps.
+    assert model.optimizer.iterations == 32 + 32
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=32, verbose=0),
+                               model.evaluate(x, y, batch_size=1010, verbose=0), rtol=1e-5)
+    assert np.isfinite(history.history["loss"][0])
