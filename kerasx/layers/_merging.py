@@ -43,12 +43,14 @@ class _Merge(Layer):
         if self._exact_inputs is not None and len(inputs) != self._exact_inputs:
             raise ValueError(
                 f"Layer '{self.name}' ({cls}) should be called on exactly {self._exact_inputs} "
-                f"inputs. Received {len(inputs)} inputs of shapes {_shapes_str(inputs)}."
+                f"inputs. Received {len(inputs)} input{'' if len(inputs) == 1 else 's'} of shapes "
+                f"{_shapes_str(inputs)}."
             )
-        if len(inputs) < 2:
+        if len(inputs) < 1:
+            # As in Keras 3, one input is enough (the layer then returns it; Average as a float).
             raise ValueError(
-                f"Layer '{self.name}' ({cls}) should be called on a list of at least 2 inputs. "
-                f"Received {len(inputs)} input(s) of shapes {_shapes_str(inputs)}."
+                f"Layer '{self.name}' ({cls}) should be called on a list of at least 1 input. "
+                f"Received 0 inputs: {inputs!r}."
             )
         if any(len(t.shape) < 1 for t in inputs):
             raise ValueError(
@@ -83,6 +85,11 @@ class _Merge(Layer):
             out = tuple(dims)
         return (inputs[0].shape[0],) + out
 
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and not inputs:
+            self._check_list(inputs)  # raises the teaching error for 0 inputs
+        return super().__call__(inputs, *args, **kwargs)
+
     # ---------------------------------------------------------------------- protocol
     def init(self, rng, input_spec):
         self._output_shape(self._check_list(input_spec))
@@ -103,7 +110,7 @@ class Add(_Merge):
     """Adds a list of inputs element-wise.
 
     Input shape:
-        A list of at least 2 tensors `(batch_size, ...)` of compatible (broadcastable) shapes.
+        A list of at least 1 tensor `(batch_size, ...)` of compatible (broadcastable) shapes.
     Output shape:
         The broadcast shape of the inputs.
     """
@@ -131,7 +138,7 @@ class Multiply(_Merge):
     """Multiplies a list of inputs element-wise.
 
     Input shape:
-        A list of at least 2 tensors `(batch_size, ...)` of compatible (broadcastable) shapes.
+        A list of at least 1 tensor `(batch_size, ...)` of compatible (broadcastable) shapes.
     Output shape:
         The broadcast shape of the inputs.
     """
@@ -144,7 +151,7 @@ class Average(_Merge):
     """Averages a list of inputs element-wise.
 
     Input shape:
-        A list of at least 2 tensors `(batch_size, ...)` of compatible (broadcastable) shapes.
+        A list of at least 1 tensor `(batch_size, ...)` of compatible (broadcastable) shapes.
     Output shape:
         The broadcast shape of the inputs.
     """
@@ -160,7 +167,7 @@ class Maximum(_Merge):
     """Takes the element-wise maximum of a list of inputs.
 
     Input shape:
-        A list of at least 2 tensors `(batch_size, ...)` of compatible (broadcastable) shapes.
+        A list of at least 1 tensor `(batch_size, ...)` of compatible (broadcastable) shapes.
     Output shape:
         The broadcast shape of the inputs.
     """
@@ -173,7 +180,7 @@ class Minimum(_Merge):
     """Takes the element-wise minimum of a list of inputs.
 
     Input shape:
-        A list of at least 2 tensors `(batch_size, ...)` of compatible (broadcastable) shapes.
+        A list of at least 1 tensor `(batch_size, ...)` of compatible (broadcastable) shapes.
     Output shape:
         The broadcast shape of the inputs.
     """
@@ -189,7 +196,7 @@ class Concatenate(_Merge):
         axis: integer, the axis to concatenate along (default -1, the last axis).
 
     Input shape:
-        A list of at least 2 tensors of the same rank whose shapes are equal except on `axis`.
+        A list of at least 1 tensor, all of the same rank and equal in shape except on `axis`.
     Output shape:
         The common shape, with the sizes on `axis` summed.
     """
@@ -248,7 +255,7 @@ def add(inputs: Sequence[Any], **kwargs):
     """Functional form of `Add`: the element-wise sum of `inputs`.
 
     Args:
-        inputs: a list of at least 2 tensors (symbolic or arrays) of compatible shapes.
+        inputs: a list of at least 1 tensor (symbolic or arrays) of compatible shapes.
         **kwargs: `Add` layer arguments (e.g. `name`).
 
     Returns:
@@ -274,7 +281,7 @@ def multiply(inputs: Sequence[Any], **kwargs):
     """Functional form of `Multiply`: the element-wise product of `inputs`.
 
     Args:
-        inputs: a list of at least 2 tensors (symbolic or arrays) of compatible shapes.
+        inputs: a list of at least 1 tensor (symbolic or arrays) of compatible shapes.
         **kwargs: `Multiply` layer arguments (e.g. `name`).
 
     Returns:
@@ -287,7 +294,7 @@ def average(inputs: Sequence[Any], **kwargs):
     """Functional form of `Average`: the element-wise mean of `inputs`.
 
     Args:
-        inputs: a list of at least 2 tensors (symbolic or arrays) of compatible shapes.
+        inputs: a list of at least 1 tensor (symbolic or arrays) of compatible shapes.
         **kwargs: `Average` layer arguments (e.g. `name`).
 
     Returns:
@@ -300,7 +307,7 @@ def maximum(inputs: Sequence[Any], **kwargs):
     """Functional form of `Maximum`: the element-wise maximum of `inputs`.
 
     Args:
-        inputs: a list of at least 2 tensors (symbolic or arrays) of compatible shapes.
+        inputs: a list of at least 1 tensor (symbolic or arrays) of compatible shapes.
         **kwargs: `Maximum` layer arguments (e.g. `name`).
 
     Returns:
@@ -313,7 +320,7 @@ def minimum(inputs: Sequence[Any], **kwargs):
     """Functional form of `Minimum`: the element-wise minimum of `inputs`.
 
     Args:
-        inputs: a list of at least 2 tensors (symbolic or arrays) of compatible shapes.
+        inputs: a list of at least 1 tensor (symbolic or arrays) of compatible shapes.
         **kwargs: `Minimum` layer arguments (e.g. `name`).
 
     Returns:
@@ -326,7 +333,7 @@ def concatenate(inputs: Sequence[Any], axis: int = -1, **kwargs):
     """Functional form of `Concatenate`: joins `inputs` along `axis`.
 
     Args:
-        inputs: a list of at least 2 tensors (symbolic or arrays), equal in shape except on `axis`.
+        inputs: a list of at least 1 tensor (symbolic or arrays), equal in shape except on `axis`.
         axis: the concatenation axis (default -1).
         **kwargs: `Concatenate` layer arguments (e.g. `name`).
 

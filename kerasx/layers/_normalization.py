@@ -5,6 +5,7 @@ Both follow Keras 3's numerics exactly (statistics by `mean`/biased `var`, then
 least float32 so that bfloat16/float16 inputs keep precise statistics.
 """
 
+import warnings
 from numbers import Real
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
@@ -218,9 +219,17 @@ class LayerNormalization(Layer):
     """Normalizes each sample over `axis` (by default the last axis), independently of the batch.
 
     Returns `gamma * (x - mean) / sqrt(var + epsilon) + beta`, with the mean and biased variance
-    taken over `axis` for each sample; `gamma` and `beta` have the shape of the normalized axes.
+    taken over `axis` for each sample.
 
-    Weights (Keras order): `gamma` (if `scale`), `beta` (if `center`).
+    `gamma` and `beta` follow Keras 3's layout exactly, so `set_weights` from a Keras layer
+    works: their shape is the input's sizes on the *raw* axis values sorted as given, signs
+    included (`sorted(axis)`), and in `apply` they are reshaped (not transposed) to the input's
+    rank with the normalized axes kept. For an int or a same-sign list this is the shape of the
+    normalized axes in order; for a mixed-sign list it is not: `axis=[1, -1]` on inputs
+    `(batch, 3, 4)` sorts to `[-1, 1]`, so `gamma` has shape `(4, 3)`, read as `(1, 3, 4)`.
+
+    Weights (Keras order): `gamma` (if `scale` or `rms_scaling`), `beta` (if `center` and not
+    `rms_scaling`).
 
     Args:
         axis: integer or list of integers, the axes to normalize over (never the batch axis).
@@ -228,6 +237,10 @@ class LayerNormalization(Layer):
         center: whether to add the learned offset `beta`.
         scale: whether to multiply by the learned scale `gamma`.
         beta_initializer, gamma_initializer: initializers of `beta` and `gamma`.
+        rms_scaling: deprecated in Keras, kept for parity (with the same warning): returns
+            `gamma * x / sqrt(var + epsilon)`, with no centering and no `beta`, and always a
+            `gamma`, whatever `center` and `scale` say. It scales by the variance, not the root
+            mean square.
 
     Input shape:
         Any shape `(batch_size, ...)`.
@@ -238,10 +251,12 @@ class LayerNormalization(Layer):
     def __init__(self, axis: Union[int, Sequence[int]] = -1, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
                  gamma_initializer="ones", **kwargs):
-        if kwargs.pop("rms_scaling", False):
-            raise ValueError(
-                "`rms_scaling=True` is deprecated in Keras (it scales by the variance, not the "
-                "root mean square) and is not supported by kerasx's LayerNormalization."
+        rms_scaling = bool(kwargs.pop("rms_scaling", False))
+        if rms_scaling:
+            warnings.warn(
+                "You passed `rms_scaling=True`, which is deprecated. This argument incorrectly "
+                "scales the input by the variance, not the root mean square (as in Keras 3).",
+                UserWarning, stacklevel=2,
             )
         super().__init__(**kwargs)
         is_int = lambda a: isinstance(a, int) and not isinstance(a, bool)
@@ -256,8 +271,17 @@ class LayerNormalization(Layer):
         self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
         self.center = bool(center)
         self.scale = bool(scale)
+        self.rms_scaling = rms_scaling
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
+
+    @property
+    def _has_gamma(self) -> bool:
+        return self.scale or self.rms_scaling
+
+    @property
+    def _has_beta(self) -> bool:
+        return self.center and not self.rms_scaling
 
     def _axes_for(self, shape) -> List[int]:
         """The normalized axes as sorted non-negative indices for inputs of `shape`."""
@@ -279,43 +303,60 @@ class LayerNormalization(Layer):
         return norm
 
     def _weight_shape(self, shape) -> Tuple[int, ...]:
-        return tuple(shape[a] for a in self._axes_for(shape))
+        """Keras's gamma/beta shape: the sizes on the raw axis values, sorted (signs included)."""
+        self._axes_for(shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        wshape = tuple(shape[a] for a in sorted(axes))
+        if len(wshape) == len(shape) and wshape != tuple(shape):
+            # Keras then broadcasts the weights unreshaped against the inputs, which fails.
+            raise ValueError(
+                f"Layer '{self.name}' (LayerNormalization) normalizes over every axis with "
+                f"axis={self.axis}, so its weights (Keras layout: the sizes on sorted(axis) = "
+                f"{sorted(axes)}) would have shape {shape_str(wshape)}, which does not broadcast "
+                f"against inputs of shape {shape_str(shape)}. List the axes with one sign, e.g. "
+                f"axis={list(range(len(shape)))}."
+            )
+        return wshape
 
     def init(self, rng, input_spec):
         self._check_rank(input_spec, range(1, 100))
         shape = self._weight_shape(input_spec.shape)
         k_gamma, k_beta = jax.random.split(rng)
         params = {}
-        if self.scale:
+        if self._has_gamma:
             params["gamma"] = self.gamma_initializer(k_gamma, shape, self.dtype)
-        if self.center:
+        if self._has_beta:
             params["beta"] = self.beta_initializer(k_beta, shape, self.dtype)
         return params, {}
 
     def apply(self, params, state, inputs, *, training=False, rng=None):
         axes = self._axes_for(inputs.shape)
-        wshape = tuple(inputs.shape[a] for a in axes)
+        wshape = self._weight_shape(inputs.shape)
         for k, w in params.items():
             if tuple(w.shape) != wshape:
                 raise ValueError(
                     f"Layer '{self.name}' (LayerNormalization) has '{k}' of shape "
                     f"{shape_str(w.shape)} for axis={self.axis}, but received inputs of shape "
-                    f"{shape_str(inputs.shape)} (normalized axes of size {shape_str(wshape)})."
+                    f"{shape_str(inputs.shape)} (expected weights of shape {shape_str(wshape)})."
                 )
         dtype = _compute_dtype(inputs.dtype)
         x = inputs.astype(dtype)
+        # Keras reshapes (never transposes) the weights to the input's rank.
         bshape = [1] * x.ndim
         for a in axes:
             bshape[a] = x.shape[a]
-        mean = jnp.mean(x, axis=tuple(axes), keepdims=True)
         variance = jnp.var(x, axis=tuple(axes), keepdims=True)  # biased, as in Keras
         inv = jax.lax.rsqrt(variance + self.epsilon)
-        if self.scale:
-            inv = inv * params["gamma"].astype(dtype).reshape(bshape)
-        res = -mean * inv
-        if self.center:
-            res = res + params["beta"].astype(dtype).reshape(bshape)
-        out = x * inv + res
+        if self.rms_scaling:
+            out = x * inv * params["gamma"].astype(dtype).reshape(bshape)
+        else:
+            mean = jnp.mean(x, axis=tuple(axes), keepdims=True)
+            if self.scale:
+                inv = inv * params["gamma"].astype(dtype).reshape(bshape)
+            res = -mean * inv
+            if self.center:
+                res = res + params["beta"].astype(dtype).reshape(bshape)
+            out = x * inv + res
         if jnp.issubdtype(inputs.dtype, jnp.floating):
             # Keras's layer_normalization returns the input dtype (LayerNormalization does
             # not autocast its inputs) before the layer casts to its own dtype.
@@ -324,16 +365,15 @@ class LayerNormalization(Layer):
 
     def output_spec(self, input_spec):
         self._check_rank(input_spec, range(1, 100))
-        self._axes_for(input_spec.shape)
+        self._weight_shape(input_spec.shape)
         return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.dtype)
 
     def weight_names(self):
-        return ([("params", "gamma")] if self.scale else []) + (
-            [("params", "beta")] if self.center else [])
+        return ([("params", "gamma")] if self._has_gamma else []) + (
+            [("params", "beta")] if self._has_beta else [])
 
     def get_config(self):
-        # `rms_scaling` is always False (kerasx refuses True); kept for Keras's key set.
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale, "rms_scaling": False,
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer)}

@@ -107,8 +107,8 @@ def test_shape_mismatch_errors_name_layer_and_shapes():
 def test_input_count_errors():
     with pytest.raises(ValueError, match="'subtract'.*exactly 2 inputs.*3 inputs"):
         m.Subtract().init(jax.random.key(0), [spec((2, 3))] * 3)
-    with pytest.raises(ValueError, match="'add'.*at least 2 inputs.*Received 1"):
-        m.Add().init(jax.random.key(0), [spec((2, 3))])
+    with pytest.raises(ValueError, match="'add'.*at least 1 input.*Received 0"):
+        m.Add().init(jax.random.key(0), [])
     with pytest.raises(ValueError, match="'maximum'.*list of tensors"):
         m.Maximum().init(jax.random.key(0), spec((2, 3)))
     with pytest.raises(ValueError, match="`axis` of layer 'concatenate'.*axis='x'"):
@@ -120,3 +120,95 @@ def test_merge_under_grad_and_config():
     g = jax.grad(lambda u: m.Multiply().apply({}, {}, [u, b])[0].sum())(a)
     np.testing.assert_array_equal(g, b)
     assert m.Concatenate(axis=1, name="cat").get_config()["axis"] == 1
+
+
+# ------------------------------------------------------------------------------ one input (Keras 3 parity)
+SINGLE = ["Add", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4)])
+@pytest.mark.parametrize("cls", SINGLE)
+def test_single_input_merges_match_keras(cls, shape):
+    # Keras 3 accepts a list of one tensor for every merge layer but Subtract: it returns it.
+    k = keras()
+    x = x_of(shape)
+    y, params, state = run_layer_test(getattr(m, cls)(), [x], getattr(k.layers, cls)(),
+                                      expected_num_weights=0)
+    np.testing.assert_array_equal(y, x)
+    assert params == {} and state == {}
+    np.testing.assert_array_equal(getattr(m, cls.lower())([x]), x)  # functional form, arrays
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_single_input_concatenate_axes_match_keras(axis):
+    k = keras()
+    x = x_of((2, 3, 4))
+    y, _, _ = run_layer_test(m.Concatenate(axis=axis), (x,), k.layers.Concatenate(axis=axis))
+    np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("cls", SINGLE)
+def test_single_int_input_keeps_keras_dtype(cls):
+    k = keras()
+    x = np.arange(6, dtype="int32").reshape(2, 3)
+    y, _ = getattr(m, cls)().apply({}, {}, [jnp.asarray(x)])
+    y_keras = np.asarray(getattr(k.layers, cls)()([x]))
+    assert y.dtype == y_keras.dtype  # Average divides: float32; the others keep int32
+    np.testing.assert_array_equal(y, y_keras)
+
+
+@pytest.mark.parametrize("cls", SINGLE)
+def test_single_symbolic_input(cls):
+    a = Input((4, 8))
+    for out in (getattr(m, cls)(name="one")([a]), getattr(m, cls.lower())([a], name="one")):
+        assert isinstance(out, KerasTensor) and out.shape == (None, 4, 8)
+        assert out.node.layer.name == "one" and out.node.input_tensors == [a]
+
+
+def test_subtract_needs_exactly_two_inputs_like_keras():
+    k = keras()
+    x = x_of((2, 3))
+    with pytest.raises(ValueError, match="exactly 2 inputs"):
+        k.layers.Subtract()([x])
+    msg = "'subtract'.*Subtract.*exactly 2 inputs.*Received 1 input of shapes \\[\\(2, 3\\)\\]"
+    with pytest.raises(ValueError, match=msg):
+        m.Subtract().init(jax.random.key(0), [spec((2, 3))])
+    with pytest.raises(ValueError, match=msg):
+        m.Subtract().apply({}, {}, [jnp.asarray(x)])
+    with pytest.raises(ValueError, match=msg):
+        m.subtract([x])
+    with pytest.raises(ValueError, match="(?s)'subtract'.*exactly 2 inputs.*Received 1 input.*None, 3"):
+        m.subtract([Input((3,))])
+    with pytest.raises(ValueError, match="'subtract'.*exactly 2 inputs.*Received 0 inputs"):
+        m.Subtract()([])
+
+
+@pytest.mark.parametrize("cls", ELEMENTWISE[:1] + SINGLE[1:])
+def test_zero_inputs_error_names_layer(cls):
+    # Keras 3 fails on [] with an accidental TypeError ('NoneType' object is not subscriptable);
+    # kerasx raises a ValueError that says what was expected.
+    name = "merge_0"
+    msg = f"'{name}' \\({cls}\\) should be called on a list of at least 1 input. Received 0 inputs"
+    layer = getattr(m, cls)(name=name)
+    with pytest.raises(ValueError, match=msg):
+        layer.init(jax.random.key(0), [])
+    with pytest.raises(ValueError, match=msg):
+        layer.apply({}, {}, [])
+    with pytest.raises(ValueError, match=msg):
+        layer([])  # a symbolic call on an empty list
+    with pytest.raises(ValueError, match=msg):
+        getattr(m, cls.lower())([], name=name)
+
+
+@pytest.mark.parametrize("cls", SINGLE)
+def test_single_input_config_round_trip(cls):
+    kwargs = {"axis": 1} if cls == "Concatenate" else {}
+    layer = getattr(m, cls)(name="one", **kwargs)
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    x = x_of((2, 3))
+    np.testing.assert_array_equal(clone.apply({}, {}, [jnp.asarray(x)])[0], x)
+    # a config written by Keras 3 loads too, and the layer takes one input
+    k = keras()
+    from_keras = type(layer).from_config(getattr(k.layers, cls)(name="k", **kwargs).get_config())
+    np.testing.assert_array_equal(from_keras.apply({}, {}, [jnp.asarray(x)])[0], x)

@@ -285,3 +285,93 @@ def test_layer_norm_errors_teach():
     params, state = ln.init(jax.random.key(0), spec((2, 4)))
     with pytest.raises(ValueError, match="'ln'.*'gamma' of shape \\(4,\\).*\\(2, 5\\)"):
         ln.apply(params, state, jnp.ones((2, 5)))
+
+
+# -------------------------------------------------- LayerNormalization: axis lists, Keras 3 layout
+# Keras sorts the raw axis values (signs included) and gives gamma/beta the input's sizes on them,
+# then reshapes (not transposes) them to the input's rank: axis=[1, -1] on (2, 3, 4) sorts to
+# [-1, 1], so gamma has shape (4, 3). Distinct sizes make a transposition show in the outputs.
+LN_AXIS_CASES = [  # (input shape, axis, Keras's gamma/beta shape)
+    ((2, 3, 4), [1, -1], (4, 3)),
+    ((2, 3, 4), [-1, 1], (4, 3)),
+    ((2, 3, 4), [-2, 2], (3, 4)),
+    ((2, 3, 4), [1, 2], (3, 4)),
+    ((2, 3, 4), [-1, -2], (3, 4)),
+    ((2, 3, 4, 5), [1, -1], (5, 3)),
+    ((2, 3, 4, 5), [-1, 1, 2], (5, 3, 4)),
+    ((2, 3, 4, 5), [2, -3], (3, 4)),
+    ((2, 3, 4, 5), [-2, 1], (4, 3)),
+    ((2, 3, 4, 5), [3, -2, 1], (4, 3, 5)),
+    ((2, 3, 4, 5), [-1, -3], (3, 5)),
+    ((2, 3, 4, 5), (2, 1), (3, 4)),
+]
+LN_FLAGS = [
+    {"center": False},
+    {"scale": False},
+    {"center": False, "scale": False},
+    {"rms_scaling": True, "center": False, "scale": False},
+]
+# Every axis case with the defaults and with rms_scaling; the other flags on mixed-sign rank 3 and 4.
+LN_AXIS_FLAG_CASES = (
+    [case + (flags,) for case in LN_AXIS_CASES for flags in ({}, {"rms_scaling": True})]
+    + [LN_AXIS_CASES[i] + (flags,) for i in (0, 5) for flags in LN_FLAGS]
+)
+
+
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")
+@pytest.mark.parametrize("shape,axis,wshape,flags", LN_AXIS_FLAG_CASES,
+                         ids=lambda v: str(v).replace(" ", ""))
+def test_layer_norm_axis_lists_match_keras(shape, axis, wshape, flags):
+    k = keras()
+    inits = {"gamma_initializer": RANDOM_INITS["gamma_initializer"],
+             "beta_initializer": RANDOM_INITS["beta_initializer"]}
+    layer = LayerNormalization(axis=axis, **flags, **inits)
+    k_layer = k.layers.LayerNormalization(axis=axis, **flags)
+    k_layer.build(shape)
+    n_weights = len(k_layer.weights)
+    y, params, _ = run_layer_test(layer, x_of(shape, loc=2.0, scale=3.0), k_layer, atol=1e-5,
+                                  expected_num_weights=n_weights)
+    assert [tuple(v.shape) for v in k_layer.weights] == [wshape] * n_weights
+    assert [params[n].shape for _, n in layer.weight_names()] == [wshape] * n_weights
+    assert [n for _, n in layer.weight_names()] == [v.name for v in k_layer.weights]
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 3, 4), [1, -1]), ((2, 3, 4, 5), [-2, 1, 3])])
+def test_layer_norm_loads_keras_weights(shape, axis):
+    # The other direction: Keras's own (random) weights go into kerasx via set_weights_into.
+    k = keras()
+    k_layer = k.layers.LayerNormalization(axis=axis, gamma_initializer="random_normal",
+                                          beta_initializer="random_normal")
+    k_layer.build(shape)
+    layer = LayerNormalization(axis=axis)
+    params, state = layer.init(jax.random.key(0), spec(shape))
+    params, state = layer.set_weights_into(params, state, k_layer.get_weights())
+    x = x_of(shape, seed=3)
+    np.testing.assert_allclose(layer.apply(params, state, x)[0], k_layer(x), atol=1e-5, rtol=1e-5)
+
+
+def test_layer_norm_rms_scaling_warns_and_round_trips():
+    k = keras()
+    with pytest.warns(UserWarning, match="rms_scaling=True.*deprecated"):
+        layer = LayerNormalization(axis=[1, -1], rms_scaling=True, center=True)
+    assert layer.weight_names() == [("params", "gamma")]  # no beta, as in Keras
+    config = layer.get_config()
+    assert config["rms_scaling"] is True and config["axis"] == [1, -1]
+    with pytest.warns(UserWarning, match="rms_scaling"):
+        clone = LayerNormalization.from_config(config)
+    assert clone.get_config() == config
+    with pytest.warns(UserWarning, match="rms_scaling"):
+        k_layer = k.layers.LayerNormalization(axis=[1, -1], rms_scaling=True)
+        from_keras = LayerNormalization.from_config(k_layer.get_config())
+    params, _ = from_keras.init(jax.random.key(0), spec((2, 3, 4)))
+    assert {n: p.shape for n, p in params.items()} == {"gamma": (4, 3)}
+    assert LayerNormalization().get_config()["rms_scaling"] is False
+
+
+def test_layer_norm_all_axes_mixed_sign_error_teaches():
+    # Keras builds weights of shape (4, 3) here, then fails to broadcast them against (3, 4).
+    with pytest.raises(ValueError, match="'ln'.*axis=\\[-1, 0\\].*\\(4, 3\\).*\\(3, 4\\).*axis=\\[0, 1\\]"):
+        LayerNormalization(axis=[-1, 0], name="ln").init(jax.random.key(0), spec((3, 4)))
+    # equal sizes broadcast, as in Keras
+    params, _ = LayerNormalization(axis=[-1, 0]).init(jax.random.key(0), spec((3, 3)))
+    assert params["gamma"].shape == (3, 3)
