@@ -130,7 +130,35 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _RateDecay(LearningRateSchedule):
+    """The arguments, checks and config that ExponentialDecay and InverseTimeDecay share, and
+    their progress `step / decay_steps` (floored with `staircase`)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        _check_number("initial_learning_rate", initial_learning_rate)
+        _check_positive("decay_steps", decay_steps)
+        _check_number("decay_rate", decay_rate)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def _progress(self, step):
+        step, decay_steps = _step(step), _f32(self.decay_steps)
+        return _floor_div(step, decay_steps) if self.staircase else step / decay_steps
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class ExponentialDecay(_RateDecay):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)`.
 
     Args:
@@ -144,28 +172,11 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        _check_number("initial_learning_rate", initial_learning_rate)
-        _check_positive("decay_steps", decay_steps)
-        _check_number("decay_rate", decay_rate)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        step, decay_steps = _step(step), _f32(self.decay_steps)
-        p = _floor_div(step, decay_steps) if self.staircase else step / decay_steps
-        return _f32(self.initial_learning_rate) * jnp.power(_f32(self.decay_rate), p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return _f32(self.initial_learning_rate) * jnp.power(_f32(self.decay_rate),
+                                                            self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -267,7 +278,7 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`.
 
     Args:
@@ -280,28 +291,11 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        _check_number("initial_learning_rate", initial_learning_rate)
-        _check_positive("decay_steps", decay_steps)
-        _check_number("decay_rate", decay_rate)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        step, decay_steps = _step(step), _f32(self.decay_steps)
-        p = _floor_div(step, decay_steps) if self.staircase else step / decay_steps
-        return _f32(self.initial_learning_rate) / (_f32(1.0) + _f32(self.decay_rate) * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return _f32(self.initial_learning_rate) / (_f32(1.0) + _f32(self.decay_rate)
+                                                   * self._progress(step))
 
 
 def _cosine(step, decay_steps, decay_from, alpha):

@@ -17,6 +17,7 @@ import kerasx  # noqa: E402
 from kerasx import layers  # noqa: E402
 from kerasx.callbacks import BackupAndRestore, Callback, ModelCheckpoint  # noqa: E402
 from kerasx.training.callbacks import overrides_batch_hooks  # noqa: E402
+from training_support import ScoreFeeder, WeightRecorder, assert_weights_equal  # noqa: E402
 
 RNG = np.random.default_rng(11)
 X = RNG.normal(size=(80, 6)).astype("float32")
@@ -35,24 +36,6 @@ def small_model(dropout=False):
     return model
 
 
-class ScoreFeeder(Callback):
-    def __init__(self, values, key="score"):
-        super().__init__()
-        self.values, self.key = list(values), key
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs[self.key] = self.values[epoch]
-
-
-class WeightRecorder(Callback):
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights.append(self.model.get_weights())
-
-
 class KillAt(Callback):
     """Raises at the start of epoch `epoch` (or after batch `batch` of it): a killed job."""
 
@@ -68,12 +51,6 @@ class KillAt(Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self._now == self.epoch and batch == self.batch:
             raise KeyboardInterrupt("killed")
-
-
-def assert_weights_equal(a, b):
-    assert len(a) == len(b)
-    for u, v in zip(a, b):
-        np.testing.assert_array_equal(u, v)
 
 
 # ---------------------------------------------------------------------------- ModelCheckpoint

@@ -9,6 +9,7 @@ import pytest
 import kerasx
 from kerasx import layers
 from kerasx.training import _data
+from training_support import CountTraces
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(50, 4)).astype("float32")   # 50 = 3 batches of 16 + a partial one of 2
@@ -27,18 +28,6 @@ def model(batchnorm=False, dropout=False, **compile_kw):
     m.compile(**{"optimizer": kerasx.optimizers.Adam(0.01), "loss": "sparse_categorical_crossentropy",
                  "metrics": ["accuracy"], **compile_kw})
     return m
-
-
-class CountTraces(layers.Layer):
-    """Identity layer that counts how often JAX traces it."""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.traces = 0
-
-    def apply(self, params, state, inputs, *, training=False, rng=None):
-        self.traces += 1
-        return inputs, state
 
 
 def fit_weights(m, x=X, y=Y, **fit_kw):

@@ -7,6 +7,7 @@ import pytest
 
 import kerasx
 from kerasx import layers
+from training_support import CountTraces
 
 RNG = np.random.default_rng(1)
 X = RNG.normal(size=(50, 4)).astype("float32")
@@ -19,18 +20,6 @@ def classifier(**compile_kw):
     model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy",
                      "metrics": ["accuracy"], **compile_kw})
     return model
-
-
-class CountTraces(layers.Layer):
-    """Identity layer that counts how often JAX traces it (Python runs only when tracing)."""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.traces = 0
-
-    def apply(self, params, state, inputs, *, training=False, rng=None):
-        self.traces += 1
-        return inputs, state
 
 
 def test_fit_traces_the_step_once_for_a_partial_last_batch():

@@ -16,7 +16,6 @@ import pytest  # noqa: E402
 import kerasx  # noqa: E402
 from kerasx import layers  # noqa: E402
 from kerasx.callbacks import (  # noqa: E402
-    Callback,
     CSVLogger,
     EarlyStopping,
     LambdaCallback,
@@ -25,6 +24,7 @@ from kerasx.callbacks import (  # noqa: E402
     TerminateOnNaN,
 )
 from kerasx.training.callbacks import overrides_batch_hooks  # noqa: E402
+from training_support import ScoreFeeder, WeightRecorder, assert_weights_equal  # noqa: E402
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(40, 4)).astype("float32")
@@ -38,34 +38,6 @@ def small_model(lr=0.1):
     model.compile(optimizer=kerasx.optimizers.SGD(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model
-
-
-class ScoreFeeder(Callback):
-    """Writes `values[epoch]` into the epoch logs under `key` (put it before the callback under test)."""
-
-    def __init__(self, values, key="score"):
-        super().__init__()
-        self.values, self.key = list(values), key
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs[self.key] = self.values[epoch]
-
-
-class WeightRecorder(Callback):
-    """Keeps a copy of the weights at the end of every epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights.append(self.model.get_weights())
-
-
-def assert_weights_equal(a, b):
-    assert len(a) == len(b)
-    for u, v in zip(a, b):
-        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
 
 
 def weights_differ(a, b):
