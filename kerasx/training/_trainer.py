@@ -368,8 +368,8 @@ class Trainer:
 
     def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
-            validation_freq=1):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
         from ..utils import next_rng_key
 
         model = self.model
@@ -383,11 +383,12 @@ class Trainer:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
         feed = self._feed(x, y, sample_weight, batch_size, shuffle)
         self._prepare(feed)
-        val_feed = None
+        val_feed, val_steps = None, None
         if validation_data is not None:
             vx, vy, vsw = _unpack_validation(validation_data)
             val_feed = self._feed(vx, vy, vsw, validation_batch_size or batch_size)
             self._prepare(val_feed)
+            val_steps = _limited_steps(val_feed.steps, validation_steps)
 
         tx, train_exec = self._exec_for_trainable()
         copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
@@ -402,8 +403,9 @@ class Trainer:
               "rng": next_rng_key(), "metrics": self._metrics_init()}
         self._ts = ts
         try:
-            return self._fit_loop(ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,
-                                  initial_epoch, steps_per_epoch, validation_freq)
+            return self._fit_loop(ts, feed, (val_feed, val_steps), tx, train_exec, epochs,
+                                  verbose, callbacks, initial_epoch, steps_per_epoch,
+                                  validation_freq)
         finally:
             # Also when a callback or Ctrl-C stops fit mid-epoch: the optimizer state matches the
             # weights the model holds (the latest execution's), and on accelerators it is not a
@@ -411,9 +413,10 @@ class Trainer:
             self.opt_state = self._ts["opt_state"]
             self._ts = None
 
-    def _fit_loop(self, ts, feed, val_feed, tx, train_exec, epochs, verbose, callbacks,
+    def _fit_loop(self, ts, feed, validation, tx, train_exec, epochs, verbose, callbacks,
                   initial_epoch, steps_per_epoch, validation_freq):
         model = self.model
+        val_feed, val_steps = validation
         self._shuffle_seed = int(np.random.randint(0, 2**31 - 1))
 
         verbose = 1 if verbose == "auto" else verbose
@@ -471,7 +474,8 @@ class Trainer:
             epoch_logs = {k: float(v) for k, v in logs.items()}
             self.opt_state = ts["opt_state"]
             if val_feed is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_feed(val_feed, ts["params"], ts["state"])
+                val_logs = self._evaluate_feed(val_feed, ts["params"], ts["state"],
+                                               steps=val_steps)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:

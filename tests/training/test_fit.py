@@ -277,3 +277,26 @@ def test_data_of_a_nearby_size_reuses_the_compiled_programs():
     np.testing.assert_allclose(model.evaluate(x, y, batch_size=32, verbose=0),
                                model.evaluate(x, y, batch_size=1010, verbose=0), rtol=1e-5)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_validation_steps_limits_the_validation_batches_as_in_keras():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    model = classifier(optimizer="sgd")
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                               keras.layers.Dense(3, activation="softmax")])
+    theirs.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    theirs.set_weights(model.get_weights())
+    vx, vy = X[:30], Y[:30]
+    kw = dict(batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(vx, vy),
+              validation_steps=2)
+    ours = model.fit(X, Y, **kw).history
+    keras_history = theirs.fit(X, Y, **kw).history
+    for key in ("val_loss", "val_accuracy"):
+        np.testing.assert_allclose(ours[key], keras_history[key], rtol=1e-5, err_msg=key)
+    # Two batches of 8: the first 16 validation samples.
+    np.testing.assert_allclose(ours["val_loss"][-1],
+                               model.evaluate(vx[:16], vy[:16], verbose=0)[0], rtol=1e-6)
