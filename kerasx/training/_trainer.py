@@ -476,6 +476,11 @@ class Trainer:
             if val_feed is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_feed(val_feed, ts["params"], ts["state"],
                                                steps=val_steps)
+                if not val_logs:
+                    warnings.warn(f"`validation_data` ran out of batches: epoch {epoch + 1} has "
+                                  "no validation logs. A generator serves its batches once; "
+                                  "pass arrays or a list of batches to validate every epoch.",
+                                  stacklevel=4)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:

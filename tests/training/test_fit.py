@@ -300,3 +300,14 @@ def test_validation_steps_limits_the_validation_batches_as_in_keras():
     # Two batches of 8: the first 16 validation samples.
     np.testing.assert_allclose(ours["val_loss"][-1],
                                model.evaluate(vx[:16], vy[:16], verbose=0)[0], rtol=1e-6)
+
+
+def test_a_validation_generator_that_runs_out_warns():
+    def batches():
+        for i in range(0, 24, 8):
+            yield X[i:i + 8], Y[i:i + 8]
+
+    model = classifier()
+    with pytest.warns(UserWarning, match="`validation_data` ran out of batches: epoch 2") as rec:
+        history = model.fit(X, Y, epochs=2, verbose=0, validation_data=batches())
+    assert len(history.history["val_loss"]) == 1 and rec[0].filename == __file__
