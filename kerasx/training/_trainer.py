@@ -392,6 +392,16 @@ class Trainer:
 
         tx, train_exec = self._exec_for_trainable()
         copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
+        if _any_deleted((model.params, model.state)):
+            raise RuntimeError(
+                f"The weights of model '{model.name}' were donated to a train step that did not "
+                "finish (an earlier fit was interrupted inside a jitted call on an accelerator), "
+                "so they are gone. Load them again (`load_weights`, a checkpoint) before training.")
+        if _any_deleted(self.opt_state):
+            warnings.warn(f"The optimizer state of model '{model.name}' was lost when an earlier "
+                          "fit was interrupted inside a jitted call; training goes on from a "
+                          "fresh optimizer state.", stacklevel=3)
+            self.opt_state = None
         params, state = copy(model.params), copy(model.state)  # donated buffers must be private
         if self.opt_state is None or jax.tree.structure(self.opt_state) != jax.tree.structure(
                 jax.eval_shape(tx.init, params)):
@@ -702,6 +712,12 @@ def _class_weights(model, y, class_weight, sample_weight):
         raise ValueError(f"`class_weight` has no weight for classes {missing} that occur in `y`.")
     w = np.asarray([class_weight[c] for c in classes], np.float32)
     return w if sample_weight is None else w * np.asarray(sample_weight, np.float32)
+
+
+def _any_deleted(tree) -> bool:
+    """Whether a pytree holds a device buffer that was donated (deleted), as a jitted call that
+    was interrupted on an accelerator leaves its inputs."""
+    return any(isinstance(leaf, jax.Array) and leaf.is_deleted() for leaf in jax.tree.leaves(tree))
 
 
 _RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or "

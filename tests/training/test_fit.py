@@ -1,5 +1,6 @@
 """fit/evaluate/predict behaviour a user relies on, and the errors that teach."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -311,3 +312,18 @@ def test_a_validation_generator_that_runs_out_warns():
     with pytest.warns(UserWarning, match="`validation_data` ran out of batches: epoch 2") as rec:
         history = model.fit(X, Y, epochs=2, verbose=0, validation_data=batches())
     assert len(history.history["val_loss"]) == 1 and rec[0].filename == __file__
+
+
+def test_fit_after_buffers_were_donated_to_an_unfinished_step():
+    """On an accelerator, an interrupted jitted call leaves its donated inputs deleted; the next
+    fit says what happened instead of failing on a deleted array (simulated with `.delete()`)."""
+    model = classifier()
+    model.fit(X, Y, epochs=1, verbose=0)
+    for leaf in jax.tree.leaves(model._trainer.opt_state):
+        leaf.delete()
+    with pytest.warns(UserWarning, match="optimizer state .* was lost"):
+        model.fit(X, Y, epochs=1, verbose=0)
+    assert model.optimizer.iterations == 2  # a fresh optimizer state, then one epoch (2 steps)
+    jax.tree.leaves(model.params)[0].delete()
+    with pytest.raises(RuntimeError, match="weights of model .* were donated"):
+        model.fit(X, Y, epochs=1, verbose=0)
