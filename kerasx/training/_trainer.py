@@ -782,11 +782,17 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
         if isinstance(feed, StreamFeed):
             spe = min(spe, _STREAM_CHUNK)
     fn = _predict_exec(model)
+    # The execution length is static in the program: one execution over resident data runs
+    # the whole size bucket (the extra batches repeat the last one and are dropped), so data of
+    # a nearby size reuses the compiled program.
+    length = spe
+    if getattr(feed, "order_steps", None) and spe >= feed.steps:
+        length = feed.order_steps
     cbs.on_predict_begin()
     outs = []
     for start, stop, args, rows in feed.executions(spe, steps):
         cbs.on_predict_batch_begin(start)
-        y = fn(model.params, model.state, *args, length=spe)
+        y = fn(model.params, model.state, *args, length=length)
         outs.append((y, stop - start, rows))
         cbs.on_predict_batch_end(stop - 1, {"outputs": y})
     flat = []

@@ -273,6 +273,11 @@ def test_data_of_a_nearby_size_reuses_the_compiled_programs():
     history = model.fit(x, y, batch_size=32, verbose=0)
     model.evaluate(x, y, batch_size=32, verbose=0)
     assert counter.traces == after
+    # predict too: 970 and 1010 rows run 31 and 32 batches of 32, in one bucket (1024).
+    np.testing.assert_allclose(model.predict(x[:970], batch_size=32, verbose=0),
+                               model.predict(x, batch_size=32, verbose=0)[:970], rtol=1e-6)
+    assert model.predict(x, batch_size=32, verbose=0).shape == (1010, 3)
+    assert counter.traces == after + 1  # one predict program for both sizes
     # ...and the padding rows are never trained on or counted: 1010 rows, 32 steps.
     assert model.optimizer.iterations == 32 + 32
     np.testing.assert_allclose(model.evaluate(x, y, batch_size=32, verbose=0),
