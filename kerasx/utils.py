@@ -12,11 +12,10 @@ import random
 import jax
 import numpy as np
 
-from .training import plotting as _plotting
+from .training.plotting import plot_history as plot_history  # matplotlib: the "plot" extra
 
-plot_history = _plotting.plot_history  # re-export; matplotlib is the "plot" extra
-
-__all__ = ["enable_compilation_cache", "next_rng_key", "set_random_seed", "to_categorical"]
+__all__ = ["enable_compilation_cache", "next_rng_key", "plot_history", "set_random_seed",
+           "to_categorical"]
 
 
 def to_categorical(x, num_classes=None):
