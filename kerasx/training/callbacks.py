@@ -62,6 +62,12 @@ class Callback:
     The per-batch hooks receive `logs` whose values may be JAX device scalars;
     calling `float()` on them forces a device sync, so do it only when needed.
 
+    Overriding a batch hook makes `fit` (with `steps_per_execution="auto"`) run one
+    batch per jitted call, so the hook sees every batch. A callback whose batch hooks
+    only sometimes matter can define `_uses_batch_hooks(self, kind)` (kind is
+    "train", "test" or "predict") to say when, as ModelCheckpoint does for an integer
+    `save_freq`; otherwise `fit` keeps running whole epochs per call.
+
     Attributes:
         model: The model being trained (set by `set_model`), or `None`.
         params: Dict of training parameters (`verbose`, `epochs`, `steps`),
