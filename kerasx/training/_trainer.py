@@ -549,6 +549,8 @@ class Trainer:
         lr = None if opt_state is None else optimizers_module.current_learning_rate(opt_state)
         if lr is None:
             lr = getattr(self.optimizer, "learning_rate", None)
+            if callable(lr) and opt_state is None:  # a schedule, before the state exists
+                lr = lr(0)
             if lr is None or callable(lr):
                 raise AttributeError(
                     "This optimizer exposes no learning rate. Use a kerasx optimizer, or wrap an "
@@ -617,6 +619,10 @@ class BoundOptimizer:
         self._trainer = trainer
 
     def __getattr__(self, name):
+        if name in ("learning_rate", "lr", "iterations"):
+            # Python calls __getattr__ when a property raises AttributeError: re-raise the
+            # property's own error (it says what to do) instead of the optimizer's.
+            return getattr(type(self), name).fget(self)
         return getattr(self._trainer.optimizer, name)
 
     @property

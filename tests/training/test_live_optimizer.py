@@ -83,3 +83,17 @@ def test_weights_a_callback_sets_during_fit_are_trained_on():
     h = m.fit(X, Y, batch_size=64, epochs=3, verbose=0, shuffle=False, callbacks=[cb])
     # every epoch starts again from the same weights, so every epoch logs the same loss
     np.testing.assert_allclose(h.history["loss"], [h.history["loss"][0]] * 3, rtol=1e-6)
+
+
+def test_learning_rate_of_a_schedule_and_of_a_plain_optax_optimizer():
+    schedule = kerasx.optimizers.schedules.ExponentialDecay(0.1, decay_steps=4, decay_rate=0.5)
+    m = model(kerasx.optimizers.SGD(schedule))
+    assert m.optimizer.learning_rate == pytest.approx(0.1)  # step 0, before any state exists
+    m.fit(X, Y, batch_size=16, epochs=2, verbose=0)  # 8 updates
+    assert m.optimizer.learning_rate == pytest.approx(float(schedule(8)))
+    # A plain optax optimizer has no readable rate: the error says what to use instead.
+    m = model(optax.adam(1e-3))
+    with pytest.raises(AttributeError, match="inject_hyperparams"):
+        m.optimizer.learning_rate
+    with pytest.raises(AttributeError, match="inject_hyperparams"):
+        m.optimizer.lr
