@@ -36,6 +36,8 @@ def quick_jit(fn: Callable, static_argnums=()) -> Callable:
     compiled = {}
 
     def call(*args):
+        if jax.config.jax_disable_jit:  # `run_eagerly`: ahead-of-time programs cannot run eagerly
+            return fn(*args)
         key = _signature(args)
         if key not in compiled:
             lowered = jitted.lower(*args)

@@ -275,6 +275,10 @@ class Model(Layer):
                 once and shuffle it there (True), stream it from the host in prefetched
                 chunks (False), or decide by size ("auto": up to a quarter of the
                 accelerator's memory, 2 GiB on the CPU).
+            jit_compile: False runs eagerly, like `run_eagerly=True`.
+            run_eagerly: run `fit`/`evaluate`/`predict` op by op in Python (`jax.disable_jit`)
+                instead of compiled: much slower, for debugging layers and losses with
+                `print`, breakpoints or `float()`. Also settable as `model.run_eagerly`.
             loop_steps: whether an execution loops its train steps inside one program (True)
                 or the host calls a one-step program per batch (False). "auto" loops, except
                 on the CPU backend for models that train multi-channel convolutions, whose
@@ -284,7 +288,18 @@ class Model(Layer):
 
         self._trainer = Trainer(self, optimizer=optimizer, loss=loss, metrics=metrics,
                                 loss_weights=loss_weights, steps_per_execution=steps_per_execution,
-                                data_on_device=data_on_device, **kwargs)
+                                data_on_device=data_on_device, jit_compile=jit_compile, **kwargs)
+
+    @property
+    def run_eagerly(self) -> bool:
+        """Whether `fit`/`evaluate`/`predict` run op by op in Python instead of as compiled XLA
+        programs (`compile(run_eagerly=True)` or `jit_compile=False`): slow, for debugging:
+        `print`, breakpoints and `float()` work inside layers and losses."""
+        return self._trainer is not None and self._trainer.run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value: bool):
+        self._require_compiled("run_eagerly").run_eagerly = bool(value)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Writes the weights and layer state to `filepath`, a safetensors file (suggested
@@ -328,19 +343,23 @@ class Model(Layer):
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, **kwargs):
         """Trains the model; returns a `History`. Arguments as Keras's `Model.fit`."""
-        return self._require_compiled("fit").fit(
-            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
-            validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-            class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch, **kwargs)
+        trainer = self._require_compiled("fit")
+        with jax.disable_jit(trainer.run_eagerly):
+            return trainer.fit(
+                x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                validation_split=validation_split, validation_data=validation_data,
+                shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
+                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  callbacks=None, return_dict=False, **kwargs):
         """Returns the loss and metrics on `(x, y)`: a scalar, a list, or a dict with
         `return_dict=True`."""
-        return self._require_compiled("evaluate").evaluate(
-            x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
-            callbacks=callbacks, return_dict=return_dict, **kwargs)
+        trainer = self._require_compiled("evaluate")
+        with jax.disable_jit(trainer.run_eagerly):
+            return trainer.evaluate(
+                x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
+                callbacks=callbacks, return_dict=return_dict, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
         """Returns the model's outputs on `x` as NumPy, batched (needs no `compile`)."""
@@ -349,7 +368,9 @@ class Model(Layer):
         if self._trainer is not None:
             kwargs.setdefault("steps_per_execution", self._trainer.steps_per_execution)
             kwargs.setdefault("data_on_device", self._trainer.data_on_device)
-        return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks, **kwargs)
+        with jax.disable_jit(self.run_eagerly):
+            return predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks,
+                           **kwargs)
 
     # ------------------------------------------------------------------ architecture as JSON
     def to_json(self, **kwargs) -> str:

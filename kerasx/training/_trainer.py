@@ -101,6 +101,10 @@ class Trainer:
         if self.data_on_device not in ("auto", True, False):
             raise ValueError("Expected `data_on_device` to be 'auto', True or False. Received: "
                              f"data_on_device={self.data_on_device!r}")
+        # `run_eagerly=True` or `jit_compile=False`: fit/evaluate/predict run under
+        # `jax.disable_jit()` (Model's methods), op by op, for debugging.
+        self.run_eagerly = bool(kwargs.get("run_eagerly", False)) or \
+            kwargs.get("jit_compile", True) is False
         # Whether a train execution loops its steps on the device (see _cpu_conv_gradients).
         self._loop_setting = kwargs.get("loop_steps", "auto")
         self.model = model

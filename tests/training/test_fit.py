@@ -332,3 +332,49 @@ def test_fit_after_buffers_were_donated_to_an_unfinished_step():
     jax.tree.leaves(model.params)[0].delete()
     with pytest.raises(RuntimeError, match="weights of model .* were donated"):
         model.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_run_eagerly_runs_python_inside_layers_and_trains_like_the_compiled_step():
+    class Inspect(layers.Layer):
+        """Counts the Python calls of `apply` and records the concrete values it gets."""
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.calls, self.seen = 0, []
+
+        def apply(self, params, state, inputs, *, training=False, rng=None):
+            self.calls += 1
+            if not isinstance(inputs, jax.core.Tracer):
+                self.seen.append(float(jnp.sum(inputs)))
+            return inputs, state
+
+    def make(**compile_kw):
+        kerasx.utils.set_random_seed(4)
+        probe = Inspect()
+        m = kerasx.Sequential([layers.Input((4,)), layers.Dense(5, activation="relu"), probe,
+                               layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  **compile_kw)
+        return m, probe
+
+    eager, probe = make(run_eagerly=True)
+    assert eager.run_eagerly
+    history = eager.fit(X, Y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    assert probe.calls >= 8  # Python runs the layer at every step: 2 epochs of 4 batches
+    eager.predict(X, batch_size=16, verbose=0)
+    assert len(probe.seen) >= 4  # with concrete arrays where nothing is differentiated
+    compiled, probe = make()
+    assert not compiled.run_eagerly
+    compiled.fit(X, Y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    compiled.predict(X, batch_size=16, verbose=0)
+    assert probe.calls < 8 and probe.seen == []  # compiled: traced a few times, never concrete
+    compiled.run_eagerly = True  # Keras's settable attribute
+    assert compiled.run_eagerly
+    compiled, probe = make(jit_compile=False)
+    assert compiled.run_eagerly
+    compiled.fit(X, Y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(eager.get_weights(), compiled.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(eager.evaluate(X, Y, verbose=0)[0], history.history["loss"][-1],
+                               rtol=0.2)
+    assert eager.predict(X, verbose=0).shape == (50, 3)
