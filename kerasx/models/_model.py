@@ -361,6 +361,28 @@ class Model(Layer):
                 x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
                 callbacks=callbacks, return_dict=return_dict, **kwargs)
 
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on one batch; returns that batch's loss (and metrics), as Keras's
+        `train_on_batch`. Batches of one size share one compiled step."""
+        trainer = self._require_compiled("train_on_batch")
+        with jax.disable_jit(trainer.run_eagerly):
+            return trainer.train_on_batch(x, y, sample_weight=sample_weight,
+                                          class_weight=class_weight, return_dict=return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss and metrics on one batch, without training (Keras's `test_on_batch`)."""
+        from ..training._data import num_samples
+
+        return self.evaluate(x, y, batch_size=num_samples(x, y, sample_weight), verbose=0,
+                             sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs on one batch, as NumPy (Keras's `predict_on_batch`)."""
+        from ..training._data import num_samples
+
+        return self.predict(x, batch_size=num_samples(x), verbose=0)
+
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
         """Returns the model's outputs on `x` as NumPy, batched (needs no `compile`)."""
         from ..training._trainer import predict

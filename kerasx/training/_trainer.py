@@ -31,8 +31,8 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._data import (IterableBatches, StreamFeed, is_iterable_dataset, make_feed, split_validation,
-                    to_numpy_tree)
+from ._data import (IterableBatches, StreamFeed, is_iterable_dataset, make_feed, num_samples,
+                    split_validation, to_numpy_tree)
 from .._jit import quick_jit
 from ..layers._base import as_spec, batch_of_one
 
@@ -374,8 +374,6 @@ class Trainer:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        from ..utils import next_rng_key
-
         model = self.model
         if validation_split and validation_data is None:
             if not isinstance(x, (np.ndarray, jax.Array, list, dict)) or y is None:
@@ -395,26 +393,7 @@ class Trainer:
             val_steps = _limited_steps(val_feed.steps, validation_steps)
 
         tx, train_exec = self._exec_for_trainable()
-        copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
-        if _any_deleted((model.params, model.state)):
-            raise RuntimeError(
-                f"The weights of model '{model.name}' were donated to a train step that did not "
-                "finish (an earlier fit was interrupted inside a jitted call on an accelerator), "
-                "so they are gone. Load them again (`load_weights`, a checkpoint) before training.")
-        if _any_deleted(self.opt_state):
-            warnings.warn(f"The optimizer state of model '{model.name}' was lost when an earlier "
-                          "fit was interrupted inside a jitted call; training goes on from a "
-                          "fresh optimizer state.", stacklevel=3)
-            self.opt_state = None
-        params, state = copy(model.params), copy(model.state)  # donated buffers must be private
-        if self.opt_state is None or jax.tree.structure(self.opt_state) != jax.tree.structure(
-                jax.eval_shape(tx.init, params)):
-            self.opt_state = quick_jit(tx.init)(params)
-        if self._pending_lr is not None:
-            self.opt_state = optimizers_module.replace_learning_rate(self.opt_state, self._pending_lr)
-            self._pending_lr = None
-        ts = {"params": params, "state": state, "opt_state": copy(self.opt_state),
-              "rng": next_rng_key(), "metrics": self._metrics_init()}
+        ts = self._start_train_state(tx)
         self._ts = ts
         try:
             return self._fit_loop(ts, feed, (val_feed, val_steps), tx, train_exec, epochs,
@@ -426,6 +405,59 @@ class Trainer:
             # buffer that the next execution already donated.
             self.opt_state = self._ts["opt_state"]
             self._ts = None
+
+    def _start_train_state(self, tx):
+        """A train state from the model's weights and the optimizer state (created, or with a
+        pending learning rate applied), as private copies where the step donates its inputs."""
+        from ..utils import next_rng_key
+
+        model = self.model
+        copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
+        if _any_deleted((model.params, model.state)):
+            raise RuntimeError(
+                f"The weights of model '{model.name}' were donated to a train step that did not "
+                "finish (an earlier fit was interrupted inside a jitted call on an accelerator), "
+                "so they are gone. Load them again (`load_weights`, a checkpoint) before training.")
+        if _any_deleted(self.opt_state):
+            warnings.warn(f"The optimizer state of model '{model.name}' was lost when an earlier "
+                          "fit was interrupted inside a jitted call; training goes on from a "
+                          "fresh optimizer state.", stacklevel=4)
+            self.opt_state = None
+        params, state = copy(model.params), copy(model.state)  # donated buffers must be private
+        if self.opt_state is None or jax.tree.structure(self.opt_state) != jax.tree.structure(
+                jax.eval_shape(tx.init, params)):
+            self.opt_state = quick_jit(tx.init)(params)
+        if self._pending_lr is not None:
+            self.opt_state = optimizers_module.replace_learning_rate(self.opt_state, self._pending_lr)
+            self._pending_lr = None
+        return {"params": params, "state": state, "opt_state": copy(self.opt_state),
+                "rng": next_rng_key(), "metrics": self._metrics_init()}
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch (Keras's `train_on_batch`): the loss and metrics of
+        that batch (metrics start afresh each call, as in Keras 3)."""
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("Arguments `sample_weight` and `class_weight` cannot be "
+                                 "specified at the same time.")
+            sample_weight = _class_weights(self.model, y, class_weight, None)
+        feed = self._feed(x, y, sample_weight, num_samples(x, y, sample_weight))
+        self._prepare(feed)
+        tx, train_exec = self._exec_for_trainable()
+        (_, _, args, _), = feed.executions(1)
+        data, order, valid, _, _ = args
+        ts, logs = train_exec(self._start_train_state(tx), data, order, valid, np.int32(0),
+                              np.int32(1), np.int32(0))
+        self.model._params, self.model._state = ts["params"], ts["state"]
+        self.opt_state = ts["opt_state"]
+        return self._format_logs({k: float(v) for k, v in logs.items()}, return_dict)
+
+    def _format_logs(self, logs, return_dict):
+        """Keras's return value: the dict, a scalar loss, or [loss, *metrics] in order."""
+        if return_dict:
+            return logs
+        values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
+        return values[0] if len(values) == 1 else values
 
     def _fit_loop(self, ts, feed, validation, tx, train_exec, epochs, verbose, callbacks,
                   initial_epoch, steps_per_epoch, validation_freq):
@@ -608,10 +640,7 @@ class Trainer:
         cbs.on_test_begin()
         logs = self._evaluate_feed(feed, self.model.params, self.model.state, cbs, spe, steps)
         cbs.on_test_end(logs)
-        if return_dict:
-            return logs
-        values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
-        return values[0] if len(values) == 1 else values
+        return self._format_logs(logs, return_dict)
 
 
 class BoundOptimizer:

@@ -378,3 +378,15 @@ def test_run_eagerly_runs_python_inside_layers_and_trains_like_the_compiled_step
     np.testing.assert_allclose(eager.evaluate(X, Y, verbose=0)[0], history.history["loss"][-1],
                                rtol=0.2)
     assert eager.predict(X, verbose=0).shape == (50, 3)
+
+
+def test_train_on_batch_compiles_once_per_batch_size():
+    counter = CountTraces()
+    model = kerasx.Sequential([layers.Input((4,)), counter, layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.train_on_batch(X[:16], Y[:16])
+    after = counter.traces
+    for i in range(1, 3):
+        loss = model.train_on_batch(X[16 * i:16 * i + 16], Y[16 * i:16 * i + 16])
+    assert counter.traces == after and np.isfinite(loss)
+    assert model.optimizer.iterations == 3

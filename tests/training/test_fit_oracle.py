@@ -214,3 +214,29 @@ def test_rank1_predictions_with_a_padded_last_batch(loss, weighted):
     fit_both(kx, kr, x, y, epochs=2, sample_weight=sw)
     np.testing.assert_allclose(kx.evaluate(x, y, sample_weight=sw, verbose=0),
                                kr.evaluate(x, y, sample_weight=sw, verbose=0), rtol=1e-5)
+
+
+def test_train_test_predict_on_batch():
+    kx, kr = both(
+        lambda L: [L.Input((4,)), L.Dense(8, activation="relu"), L.Dropout(0.0),
+                   L.Dense(3, activation="softmax")],
+        lambda m: dict(optimizer=m.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                       metrics=["accuracy"]))
+    for step in range(3):
+        x = RNG.normal(size=(16, 4)).astype("float32")
+        y = RNG.integers(0, 3, 16)
+        sw = RNG.uniform(0.2, 2.0, 16).astype("float32")
+        np.testing.assert_allclose(kx.train_on_batch(x, y, sample_weight=sw),
+                                   kr.train_on_batch(x, y, sample_weight=sw), rtol=1e-5)
+    assert_same_weights(kx, kr, atol=1e-5)
+    cw = {0: 1.0, 1: 2.0, 2: 0.5}
+    np.testing.assert_allclose(kx.train_on_batch(x, y, class_weight=cw),
+                               kr.train_on_batch(x, y, class_weight=cw), rtol=1e-5)
+    ours = kx.test_on_batch(x, y, return_dict=True)
+    theirs = kr.test_on_batch(x, y, return_dict=True)
+    assert set(ours) == set(theirs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, err_msg=key)
+    np.testing.assert_allclose(kx.predict_on_batch(x), kr.predict_on_batch(x), atol=1e-6)
+    with pytest.raises(ValueError, match="sample_weight.*class_weight"):
+        kx.train_on_batch(x, y, sample_weight=sw, class_weight=cw)
