@@ -5,6 +5,9 @@
 #
 #   bash benchmarks/gpu_run.sh [OUT_DIR]
 #
+# FIT_SPEED_ARGS adds arguments to every fit_speed.py call (a CPU dry run of this script, say:
+# FIT_SPEED_ARGS="--samples 512 --workload mlp").
+#
 # Runs every workload and contender of fit_speed.py at its default size, then kerasx again with
 # one step per call (--kerasx-spe 1), and writes the tables and raw JSON to OUT_DIR.
 set -u
@@ -18,7 +21,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -c "import jax, optax; print('jax', jax.__version__, 'optax', optax.__version__, jax.devices())" \
   | tee -a "$out/gpu.txt"
-python3 benchmarks/fit_speed.py --epochs 3 --json "$out/all.json" 2>"$out/progress.log" \
+python3 benchmarks/fit_speed.py --epochs 3 ${FIT_SPEED_ARGS:-} --json "$out/all.json" 2>"$out/progress.log" \
   | tee "$out/all.txt"
-python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 \
+python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 ${FIT_SPEED_ARGS:-} \
   --json "$out/spe1.json" 2>>"$out/progress.log" | tee "$out/spe1.txt"
