@@ -272,3 +272,40 @@ def test_a_fit_resumed_at_initial_epoch_matches_an_uninterrupted_one_bit_for_bit
     other = run([(0, 2), (2, 3), (3, 4)])
     for a, b in zip(whole, other):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """Counts reads of device values on the host (`float(x)`, `np.asarray(x)`, `jax.device_get`
+    all go through `ArrayImpl._value`)."""
+    from jax._src import array as jax_array
+
+    count = [0]
+    value = jax_array.ArrayImpl._value
+
+    def counted(self):
+        count[0] += 1
+        return value.fget(self)
+
+    monkeypatch.setattr(jax_array.ArrayImpl, "_value", property(counted))
+    return count
+
+
+@pytest.mark.parametrize("spe,verbose", [(1, 0), (1, 1), (4, 2), ("auto", 1)])
+def test_host_reads_do_not_grow_with_the_number_of_steps(host_reads, spe, verbose, capsys):
+    probe = jax.numpy.ones(()) + 1
+    float(probe)
+    assert host_reads[0] >= 1  # the counter sees a host read
+
+    def reads(n):
+        x, y = np.tile(X, (n // 50 + 1, 1))[:n], np.tile(Y, n // 50 + 1)[:n]
+        m = model(steps_per_execution=spe)
+        m.fit(x, y, batch_size=4, epochs=1, verbose=0, validation_data=(x[:8], y[:8]))  # compiles
+        host_reads[0] = 0
+        m.fit(x, y, batch_size=4, epochs=2, verbose=verbose, validation_data=(x[:8], y[:8]))
+        m.evaluate(x, y, batch_size=4, verbose=verbose)
+        return host_reads[0]
+
+    # 16 against 64 steps an epoch: the logs are read at epoch ends, not per step or execution
+    assert reads(64) == reads(256)
+    capsys.readouterr()
