@@ -117,6 +117,7 @@ class Trainer:
                                  "steps_per_execution", "data_on_device", "loop_steps")}}
         self._built_for = None
         self.opt_state = None
+        self._opt_structure_cache = None  # (optimizer, weight structure, its state's structure)
         self._train_exec = self._test_exec = None
         self._masked_execs = {}
         self._ts = None            # the live train state while `fit` runs (for callbacks)
@@ -424,14 +425,24 @@ class Trainer:
                           "fresh optimizer state.", stacklevel=4)
             self.opt_state = None
         params, state = copy(model.params), copy(model.state)  # donated buffers must be private
-        if self.opt_state is None or jax.tree.structure(self.opt_state) != jax.tree.structure(
-                jax.eval_shape(tx.init, params)):
+        if self.opt_state is None or jax.tree.structure(self.opt_state) != self._opt_structure(
+                tx, params):
             self.opt_state = quick_jit(tx.init)(params)
         if self._pending_lr is not None:
             self.opt_state = optimizers_module.replace_learning_rate(self.opt_state, self._pending_lr)
             self._pending_lr = None
         return {"params": params, "state": state, "opt_state": copy(self.opt_state),
                 "rng": next_rng_key(), "metrics": self._metrics_init()}
+
+    def _opt_structure(self, tx, params):
+        """The tree structure of `tx.init(params)`, traced once per optimizer and weight
+        structure (tracing it on every call cost `train_on_batch` more than its step)."""
+        key = jax.tree.structure(params)
+        cached = self._opt_structure_cache
+        if cached is None or cached[0] is not tx or cached[1] != key:
+            cached = (tx, key, jax.tree.structure(jax.eval_shape(tx.init, params)))
+            self._opt_structure_cache = cached
+        return cached[2]
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch (Keras's `train_on_batch`): the loss and metrics of

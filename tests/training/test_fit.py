@@ -390,3 +390,25 @@ def test_train_on_batch_compiles_once_per_batch_size():
         loss = model.train_on_batch(X[16 * i:16 * i + 16], Y[16 * i:16 * i + 16])
     assert counter.traces == after and np.isfinite(loss)
     assert model.optimizer.iterations == 3
+
+
+def test_train_on_batch_builds_the_optimizer_state_once():
+    inits = []
+
+    class CountedSGD(kerasx.optimizers.SGD):
+        def init(self, params):  # Python runs when the state is built or traced
+            inits.append(1)
+            return super().init(params)
+
+    model = kerasx.Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=CountedSGD(0.1), loss="sparse_categorical_crossentropy")
+    model.train_on_batch(X[:16], Y[:16])
+    model.train_on_batch(X[16:32], Y[16:32])
+    after = len(inits)  # built once, its structure traced once
+    for i in range(2, 4):
+        model.train_on_batch(X[16 * i:16 * i + 16], Y[16 * i:16 * i + 16])
+    model.fit(X, Y, batch_size=16, verbose=0)
+    assert len(inits) == after  # neither built nor traced again per call
+    model.layers[0].trainable = False  # another optimizer (frozen kernel): a new state
+    model.train_on_batch(X[:16], Y[:16])
+    assert len(inits) > after
