@@ -249,6 +249,24 @@ def _pad_rows(tree, rows):
     return jax.tree.map(pad, tree)
 
 
+def _place_rows(tree, rows):
+    """`tree` on the device with zero rows appended up to `rows`.
+
+    On the CPU backend the rows are appended on the host: the device is host memory, and one
+    NumPy copy costs less than a device-side concatenate after the transfer. On accelerators they
+    are appended on the device, after the transfer, so the host does not copy the whole dataset
+    first (for MNIST's 188 MB, a host copy of 0.03-0.4 s against well under a millisecond
+    on the device).
+    """
+    if _pads_on_host():
+        return jax.device_put(_pad_rows(tree, rows))
+    return _pad_rows(jax.device_put(tree), rows)
+
+
+def _pads_on_host() -> bool:
+    return jax.default_backend() == "cpu"
+
+
 class DeviceFeed:
     """An array dataset placed on the device once; each epoch is a device-side permutation.
 
@@ -268,7 +286,7 @@ class DeviceFeed:
         # gathered: the order indexes real rows only.
         rows = bucket_rows(self.n)
         self.order_steps = math.ceil(rows / self.batch_size)
-        self.data = jax.device_put(_pad_rows({"x": x, "y": y, "sw": sample_weight}, rows))
+        self.data = _place_rows({"x": x, "y": y, "sw": sample_weight}, rows)
         self._fixed_order = None
 
     def first(self):

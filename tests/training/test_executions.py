@@ -309,3 +309,16 @@ def test_host_reads_do_not_grow_with_the_number_of_steps(host_reads, spe, verbos
     # 16 against 64 steps an epoch: the logs are read at epoch ends, not per step or execution
     assert reads(64) == reads(256)
     capsys.readouterr()
+
+
+def test_padding_on_the_device_trains_like_padding_on_the_host(monkeypatch):
+    """Accelerators append the size bucket's pad rows after the transfer, the CPU before it."""
+    host = fit_weights(model(), epochs=2)
+    monkeypatch.setattr(_data, "_pads_on_host", lambda: False)
+    feed = _data.DeviceFeed(X, Y, SW, batch_size=16)
+    assert feed.data["x"].shape == (_data.bucket_rows(50), 4)
+    np.testing.assert_array_equal(np.asarray(feed.data["sw"][50:]), 0.0)
+    device = fit_weights(model(), epochs=2)
+    for a, b in zip(host[0], device[0]):
+        np.testing.assert_array_equal(a, b)
+    assert host[1] == device[1]
