@@ -9,7 +9,9 @@
 # FIT_SPEED_ARGS="--samples 512 --workload mlp").
 #
 # Runs every workload and contender of fit_speed.py at its default size, then kerasx again with
-# one step per call (--kerasx-spe 1), and writes the tables and raw JSON to OUT_DIR.
+# one step per call (--kerasx-spe 1), and writes the tables and raw JSON to OUT_DIR. A worker that
+# runs past 180 s is stopped and reported as failed, so one hang cannot spend the device time;
+# progress.log keeps each worker's result line as it finishes.
 set -u
 out=${1:-${OUT:-/tmp/kerasx-gpu}}
 mkdir -p "$out"
@@ -21,7 +23,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -c "import jax, optax; print('jax', jax.__version__, 'optax', optax.__version__, jax.devices())" \
   | tee -a "$out/gpu.txt"
-python3 benchmarks/fit_speed.py --epochs 3 ${FIT_SPEED_ARGS:-} --json "$out/all.json" 2>"$out/progress.log" \
+python3 benchmarks/fit_speed.py --epochs 3 --timeout 180 ${FIT_SPEED_ARGS:-} --json "$out/all.json" 2>"$out/progress.log" \
   | tee "$out/all.txt"
-python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 ${FIT_SPEED_ARGS:-} \
+python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 --timeout 180 ${FIT_SPEED_ARGS:-} \
   --json "$out/spe1.json" 2>>"$out/progress.log" | tee "$out/spe1.txt"
