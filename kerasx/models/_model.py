@@ -378,10 +378,12 @@ class Model(Layer):
                              sample_weight=sample_weight, return_dict=return_dict)
 
     def predict_on_batch(self, x):
-        """The model's outputs on one batch, as NumPy (Keras's `predict_on_batch`)."""
-        from ..training._data import num_samples
+        """The model's outputs on one batch, as NumPy (Keras's `predict_on_batch`): one jitted
+        forward pass, compiled once per batch shape."""
+        from ..training._trainer import predict_on_batch
 
-        return self.predict(x, batch_size=num_samples(x), verbose=0)
+        with jax.disable_jit(self.run_eagerly):
+            return predict_on_batch(self, x)
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
         """Returns the model's outputs on `x` as NumPy, batched (needs no `compile`)."""

@@ -856,6 +856,21 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
     return model._unflatten_outputs(flat)
 
 
+def predict_on_batch(model, x):
+    """The outputs on one batch as NumPy: a jitted forward pass without `predict`'s batching
+    (its data placement, executions and callbacks cost more than the pass on small batches)."""
+    x = to_numpy_tree(x)
+    spec = as_spec(x)
+    model._ensure_built(spec)
+    model._check_input_data(spec)
+    fn = getattr(model, "_forward_jit", None)
+    if fn is None:
+        fn = jax.jit(lambda params, state, x: model.apply(params, state, x, training=False)[0])
+        model._forward_jit = fn
+    y = fn(model.params, model.state, x)
+    return model._unflatten_outputs([np.asarray(out) for out in model._flatten_outputs(y)])
+
+
 def _predict_exec(model):
     """`(params, state, data, order, valid, lo, hi, length) -> outputs` for batches lo..hi-1,
     stacked (length, batch, ...); jitted once per model and execution length."""

@@ -412,3 +412,29 @@ def test_train_on_batch_builds_the_optimizer_state_once():
     model.layers[0].trainable = False  # another optimizer (frozen kernel): a new state
     model.train_on_batch(X[:16], Y[:16])
     assert len(inits) > after
+
+
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_predict_on_batch_is_predict_on_one_batch_with_one_compile_per_shape(as_dict):
+    counter = CountTraces()
+    inputs = layers.Input((4,))
+    h = layers.BatchNormalization()(counter(layers.Dense(8, activation="relu")(inputs)))
+    outs = [layers.Dense(3, activation="softmax", name="probs")(h), layers.Dense(1, name="score")(h)]
+    model = kerasx.Model(inputs, {"probs": outs[0], "score": outs[1]} if as_dict else outs)
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"] if not as_dict
+                  else {"probs": "sparse_categorical_crossentropy", "score": "mse"})
+    score = X[:, :1] * 2.0
+    model.fit(X, [Y, score] if not as_dict else {"probs": Y, "score": score}, epochs=2, verbose=0)
+    ours = model.predict_on_batch(X[:16])
+    reference = model.predict(X[:16], batch_size=16, verbose=0)
+    assert type(ours) is type(reference) and len(ours) == 2
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(reference)):
+        assert isinstance(a, np.ndarray) and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-6)  # BatchNorm uses its moving statistics
+    traces = counter.traces
+    model.predict_on_batch(X[16:32])
+    assert counter.traces == traces  # same batch shape: no new trace
+    model.predict_on_batch(X[:5])
+    assert counter.traces == traces + 1
+    with pytest.raises(ValueError, match="4"):
+        model.predict_on_batch(X[:, :3])
