@@ -113,14 +113,10 @@ RUNNERS = {"kerasx": run_kerasx, "jax": run_jax, "keras": run_keras}
 
 def worker(name, workload, calls):
     result = {"contender": name}
-    if name == "keras":
-        os.environ["KERAS_BACKEND"] = "jax"
-        try:
-            import keras  # noqa: F401
-        except Exception as e:  # ImportError, or a Keras that cannot start on this JAX
-            result["skipped"] = f"keras not importable: {type(e).__name__}: {e}"
-            print(json.dumps(result), flush=True)
-            return
+    if name == "keras" and fit_speed.keras_unavailable():
+        result["skipped"] = fit_speed.keras_unavailable()
+        print(json.dumps(result), flush=True)
+        return
     import jax
 
     batch = fit_speed.WORKLOADS[workload][0]

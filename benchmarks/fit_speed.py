@@ -482,6 +482,16 @@ RUNNERS = {"kerasx": run_kerasx, "jax_step": run_jax_step, "jax_scan": run_jax_s
            "keras": run_keras, "keras_spe": run_keras_spe}
 
 
+def keras_unavailable():
+    """None when Keras imports on the JAX backend, else why it does not."""
+    os.environ["KERAS_BACKEND"] = "jax"
+    try:
+        import keras  # noqa: F401
+    except Exception as e:  # ImportError, or a Keras that cannot start on this JAX
+        return f"keras not importable: {type(e).__name__}: {e}"
+    return None
+
+
 def worker(name, workload, samples, epochs, options):
     """Runs one contender on one workload; prints one JSON line on stdout."""
     batch = WORKLOADS[workload][0]
@@ -494,14 +504,10 @@ def worker(name, workload, samples, epochs, options):
         result["steps_per_execution"] = 1
     elif name == "keras_spe":
         result["steps_per_execution"] = steps
-    if name in KERAS_CONTENDERS:
-        os.environ["KERAS_BACKEND"] = "jax"
-        try:
-            import keras  # noqa: F401
-        except Exception as e:  # ImportError, or a Keras that cannot start on this JAX
-            result["skipped"] = f"keras not importable: {type(e).__name__}: {e}"
-            print(json.dumps(result), flush=True)
-            return
+    if name in KERAS_CONTENDERS and keras_unavailable():
+        result["skipped"] = keras_unavailable()
+        print(json.dumps(result), flush=True)
+        return
     import jax
 
     x, y = load_data(workload, samples)
