@@ -14,6 +14,7 @@ import pytest
 import kerasx
 from kerasx import layers
 from kerasx.optimizers import schedules
+from training_support import assert_weights_equal
 from kerasx.optimizers.schedules import ExponentialDecay  # the Keras import path works
 
 keras = pytest.importorskip("keras")
@@ -222,8 +223,7 @@ def test_save_load_keeps_the_schedule_and_fit_continues_exactly(tmp_path):
     a.fit(X, Y, batch_size=8, epochs=3, initial_epoch=1, verbose=0)
     kerasx.utils.set_random_seed(2)
     b.fit(X, Y, batch_size=8, epochs=3, initial_epoch=1, verbose=0)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_array_equal(wa, wb)
+    assert_weights_equal(a.get_weights(), b.get_weights())
     assert b.optimizer.learning_rate == a.optimizer.learning_rate == schedule(12)
 
 
