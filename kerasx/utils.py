@@ -12,6 +12,7 @@ import random
 import jax
 import numpy as np
 
+from ._seeding import next_rng_key as next_rng_key
 from .training.plotting import plot_history as plot_history  # matplotlib: the "plot" extra
 
 __all__ = ["enable_compilation_cache", "next_rng_key", "plot_history", "set_random_seed",
@@ -115,18 +116,6 @@ def set_random_seed(seed):
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % (2**32))  # NumPy's legacy seeding accepts [0, 2**32).
-
-
-def next_rng_key():
-    """Returns a fresh JAX PRNG key drawn from NumPy's global RNG.
-
-    This is where kerasx gets a key when the user supplies none; seed it with
-    `set_random_seed`.
-
-    Returns:
-        A new-style typed `jax.random.key`.
-    """
-    return jax.random.key(np.random.randint(0, 2**31 - 1))
 
 
 def enable_compilation_cache(path=None):

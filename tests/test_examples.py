@@ -97,3 +97,14 @@ def test_mnist_checkpoints_keeps_and_reloads_the_best_model(tmp_path):
     # TensorBoard wrote event files for both the training and validation curves.
     for split in ("train", "validation"):
         assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "logs" / split))
+
+
+def test_transfer_learning_freezes_then_fine_tunes():
+    out = run_example("transfer_learning.py")
+    assert find(rf"stage 1 \(base on digits 0-4\): test accuracy {NUMBER}", out) > 0.9
+    assert re.search(r"stage 2 \(new head, frozen base\): test accuracy [\d.]+; base unchanged: "
+                     r"True", out), out
+    head_only = find(rf"stage 2 \(new head, frozen base\): test accuracy {NUMBER}", out)
+    assert head_only > 0.4  # 5 classes: chance is 0.2
+    assert re.search(r"stage 3 .*base moved: True", out), out
+    assert "Trainable" in out and "173,344" in out  # summary(show_trainable=True)

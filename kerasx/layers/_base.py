@@ -10,6 +10,8 @@ Calling a layer on symbolic tensors (from `kerasx.Input`) records a node in a gr
 `kerasx.Model(inputs, outputs)` turns into a model.
 """
 
+import functools
+import inspect
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -18,6 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Params, PRNGKey, Shape, Spec, State
+from . import _tree
+from ._tree import shape_str as shape_str
+from .._variables import CallScope, Variable, WeightSpec, current_scope, scope_of
 
 # Stand-in sizes for the unknown (None) dimensions of symbolic tensors: output shapes are
 # computed with each, and an output dimension that differs between the two is unknown too.
@@ -51,10 +56,6 @@ def as_spec(x: Any, unknown: int = _SYMBOLIC_SIZES[0]) -> Spec:
 def batch_of_one(spec: Spec) -> Spec:
     """The same spec with a batch of one sample (weights never depend on the batch size)."""
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct((1,) + tuple(s.shape[1:]), s.dtype), spec)
-
-
-def shape_str(shape: Sequence[Optional[int]]) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def standardize_dtype_config(dtype: Any) -> Any:
@@ -98,16 +99,62 @@ def _drop_keras_only_args(cls, config: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def _holds_layers(value) -> bool:
+    if isinstance(value, Layer):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_layers(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_layers(v) for v in value.values())
+    return False
+
+
+def _layers_in(value) -> List["Layer"]:
+    if isinstance(value, Layer):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [l for v in value for l in _layers_in(v)]
+    if isinstance(value, dict):
+        return [l for v in value.values() for l in _layers_in(v)]
+    return []
+
+
+def _accepts(fn, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
 class Layer:
     """Base class of all layers and models.
 
+    A layer is a pure `init`/`apply` pair (the core) and, once built, an object that owns its
+    current weights (the Keras shell). Built-in layers implement `init`/`apply` directly.
+    Subclasses written the Keras way implement `build(input_shape)` with `self.add_weight(...)`
+    and `call(inputs, training=None)`, and may hold other layers as attributes; kerasx compiles
+    them to the same `init`/`apply`.
+
     Args:
-        name: the layer's name; also its key in a model's params/state dicts. Defaults to
-            the snake-case class name, made unique within the model that holds it.
-        trainable: whether `fit` updates this layer's params.
+        name: the layer's name; also its key in a container's params/state dicts. Defaults to
+            the snake-case class name, made unique within the container that holds it.
+        trainable: whether `fit` updates this layer's weights (and those of its sublayers).
         dtype: the dtype of the layer's weights (default "float32").
         input_shape: Keras's shortcut on the first layer of a `Sequential`: the shape of one
             sample, without the batch axis.
+
+    Example:
+        class Linear(kerasx.layers.Layer):
+            def __init__(self, units=32):
+                super().__init__()
+                self.units = units
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                         initializer="random_normal")
+                self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+            def call(self, inputs):
+                return inputs @ self.w + self.b
     """
 
     # True for layers whose training output depends on the whole batch (BatchNormalization).
@@ -118,12 +165,23 @@ class Layer:
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[int]] = None,
-                 input_dim: Optional[int] = None, batch_size: Optional[int] = None):
+                 input_dim: Optional[int] = None, batch_size: Optional[int] = None, **kwargs):
+        object.__setattr__(self, "_tracked", {})
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ received unknown keyword arguments: "
+                f"{sorted(kwargs)}.")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
         self._name = name if name is not None else to_snake_case(type(self).__name__)
         self._auto_named = name is None
-        self.trainable = bool(trainable)
+        self._own = {"params": {}, "state": {}}  # the weights this layer holds (not sublayers')
+        self._built = False                       # whether `_own` holds the current weights
+        self._weight_specs: List[WeightSpec] = []  # what add_weight recorded (subclassed layers)
+        self._variables: Dict[str, Variable] = {}
+        self._structure_built = False             # whether `build` has run (weights known)
+        self._inbound_nodes: List["Node"] = []
+        self._trainable = bool(trainable)
         self.dtype = jnp.dtype(dtype or "float32")
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
@@ -131,6 +189,43 @@ class Layer:
             input_shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else (input_shape,)
         self._input_shape_arg: Optional[Tuple[Optional[int], ...]] = input_shape
         self._batch_size_arg = batch_size
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A user's `build` runs once (Keras semantics) and marks the layer's weights as known.
+        if "build" in cls.__dict__ and not cls.__module__.startswith("kerasx."):
+            cls.build = _wrap_build(cls.__dict__["build"])
+
+    def __setattr__(self, name, value):
+        tracked = self.__dict__.get("_tracked")
+        if tracked is None and _holds_layers(value):
+            raise RuntimeError(
+                f"{type(self).__name__} assigns the layer attribute `{name}` before calling "
+                "`super().__init__()`. Call `super().__init__(**kwargs)` first.")
+        if tracked is not None:
+            if _holds_layers(value) and value is not self:
+                tracked[name] = value
+            else:
+                tracked.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self.__dict__.get("_tracked", {}).pop(name, None)
+        object.__delattr__(self, name)
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: a built-in layer's weight by name (`dense.kernel`).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in ("input", "output"):  # the property raised; say why
+            self._single_node(name)
+        try:
+            names = dict((k, c) for c, k in self.weight_names())
+        except AttributeError:
+            names = {}
+        if name in names:
+            return self._variable(name, names[name])
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ----------------------------------------------------------------------------- naming
     @property
@@ -145,19 +240,84 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
 
+    # ----------------------------------------------------------------------------- the tree
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool):
+        """Setting it sets it on every layer inside too, as in Keras (freeze a whole base model
+        with `base.trainable = False`; then `compile()` again)."""
+        self._trainable = bool(value)
+        for _, sub in self._sublayer_items():
+            sub.trainable = value
+
+    def _sublayer_items(self) -> List[Tuple[str, "Layer"]]:
+        """`(key, sublayer)` pairs in Keras order; a sublayer's weights nest under its key.
+
+        By default: the layers assigned as attributes (also inside lists and dicts), in the
+        order they were assigned, keyed by their names (made unique). Containers override it.
+        """
+        items, taken, seen = [], set(), set()
+        for value in self.__dict__.get("_tracked", {}).values():
+            for layer in _layers_in(value):
+                if id(layer) in seen or layer is self:
+                    continue
+                seen.add(id(layer))
+                key = _tree.unique_key(layer, taken)
+                taken.add(key)
+                items.append((key, layer))
+        return items
+
+    @property
+    def layers(self) -> List["Layer"]:
+        """The layers directly inside this one, in Keras order."""
+        return [layer for _, layer in self._sublayer_items()]
+
+    @property
+    def built(self) -> bool:
+        """Whether this layer (and every layer inside it) holds its weights."""
+        return _tree.is_built(self)
+
     # ----------------------------------------------------------------------------- protocol
     def init(self, rng: PRNGKey, input_spec: Spec) -> Tuple[Params, State]:
-        """Creates the layer's params and state for inputs shaped like `input_spec`.
+        """Creates fresh params and state for inputs shaped like `input_spec`. Pure.
 
-        `input_spec` is a pytree of `jax.ShapeDtypeStruct` (arrays are accepted too).
-        A layer without weights returns `({}, {})`.
+        `input_spec` is a pytree of `jax.ShapeDtypeStruct` (arrays are accepted too). A layer
+        without weights returns `({}, {})`. For a layer written with `build`/`call`, this runs
+        `build(input_shape)` (recording `add_weight`) and, when the layer holds sublayers, a
+        first `call` that creates theirs; nothing is stored on the layer objects.
         """
-        return {}, {}
+        if not self._uses_call():
+            return {}, {}
+        spec = as_spec(input_spec)
+        scope = CallScope(self, "init", {}, {}, rng=rng)
+        with scope:
+            for i, ws in enumerate(self._weight_specs):  # from __init__ or an earlier build
+                self._create_weight(scope, ws, i)
+            if not self._structure_built:
+                self.build(_shapes_of(spec))
+            self._structure_built = True
+            if self._sublayer_items():
+                self._run_call(scope, _zeros_like(spec), {})
+        return scope.params, scope.new_state
 
-    def apply(self, params: Params, state: State, inputs: Any, *, training: bool = False,
-              rng: Optional[PRNGKey] = None) -> Tuple[Any, State]:
-        """Runs the layer: returns `(outputs, new_state)`. Pure; safe under jit/grad/vmap."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement `apply`.")
+    def apply(self, params: Params, state: State, inputs: Any, *args, training: bool = False,
+              rng: Optional[PRNGKey] = None, batch_mask=None, **kwargs) -> Tuple[Any, State]:
+        """Runs the layer: returns `(outputs, new_state)`. Pure; safe under jit/grad/vmap.
+
+        For a layer written with `call`, its variables read `params`/`state`, `assign` on a
+        non-trainable variable gives the new state, and its sublayers run on their entries.
+        """
+        if not self._uses_call():
+            raise NotImplementedError(
+                f"{type(self).__name__} implements neither `call` nor `apply`.")
+        scope = CallScope(self, "apply", params, state, rng=rng, training=training,
+                          batch_mask=batch_mask)
+        with scope:
+            out = self._run_call(scope, inputs, kwargs, args)
+        return out, scope.new_state
 
     def output_spec(self, input_spec: Spec) -> Spec:
         """Output shapes and dtypes for `input_spec`, computed without running anything."""
@@ -167,15 +327,183 @@ class Layer:
         return out
 
     def weight_names(self) -> List[Tuple[str, str]]:
-        """The layer's weights in Keras order, as `(collection, key)` pairs where collection is
-        "params" or "state"; e.g. Dense: [("params", "kernel"), ("params", "bias")]."""
-        return []
+        """The layer's own weights in Keras order, as `(collection, key)` pairs where collection
+        is "params" (trainable) or "state"; e.g. Dense: [("params", "kernel"), ("params",
+        "bias")]. For a subclassed layer: its `add_weight`s, trainable ones first."""
+        specs = self.__dict__.get("_weight_specs", [])
+        return ([("params", ws.name) for ws in specs if ws.trainable] +
+                [("state", ws.name) for ws in specs if not ws.trainable])
 
-    # ----------------------------------------------------------------------------- Keras-layout weights
+    # ----------------------------------------------------------------------------- Keras subclassing
+    def build(self, input_shape=None):
+        """Creates the layer's weights for inputs of `input_shape` (batch axis included).
+
+        Override it to create weights with `self.add_weight(...)`. Called on a layer directly,
+        it creates the weights now (Keras's `layer.build(shape)`).
+        """
+        if self._build_in_scope(input_shape):
+            return
+        self._build_for(_spec_from_shapes(input_shape))
+
+    def _build_in_scope(self, input_shape) -> bool:
+        """`build` called while an `init` runs: nothing to do for the layer being initialized
+        (its default build creates nothing); a parent's `build` building this sublayer creates
+        its weights in the parent's scope. Returns whether it was handled."""
+        scope = current_scope()
+        if scope is None:
+            return False
+        if scope.layer is not self and scope.mode == "init":
+            scope.init_sublayer(self, _spec_from_shapes(input_shape))
+        return True
+
+    def call(self, *args, **kwargs):
+        """The layer's computation, written with `kerasx.ops`, operators and sublayer calls."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement `call`.")
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   name: Optional[str] = None, regularizer=None, constraint=None,
+                   autocast: bool = True, aggregation: str = "none") -> Variable:
+        """Creates a weight of this layer (in `build` or `__init__`) and returns its Variable.
+
+        Args:
+            shape: the weight's shape (default scalar).
+            initializer: an initializer name or callable (default "glorot_uniform" for floats,
+                "zeros" otherwise).
+            dtype: the weight's dtype (default the layer's).
+            trainable: whether `fit` updates it; a non-trainable weight lives in `state` and
+                `call` may update it with `variable.assign(...)`.
+            name: its name in the layer (default "variable", made unique).
+        """
+        from .. import initializers
+
+        scope = scope_of(self)
+        if self._structure_built:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) calls `add_weight` after it was "
+                "built (from `call`?). Create every weight in `build(input_shape)` or "
+                "`__init__`: the weights of a compiled layer cannot depend on the data.")
+        shape = () if shape is None else tuple(int(d) if d is not None else d for d in shape)
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"Layer '{self.name}': `add_weight` needs a fully known shape. Received: "
+                f"shape={shape} for weight {name!r}.")
+        dtype = jnp.dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if jnp.issubdtype(dtype, jnp.floating) else "zeros"
+        initializer = _as_key_initializer(initializers.get(initializer))
+        if name is None:
+            base, i, taken = "variable", 0, {ws.name for ws in self._weight_specs}
+            name = base
+            while name in taken:
+                i += 1
+                name = f"{base}_{i}"
+        if any(ws.name == name for ws in self._weight_specs):
+            raise ValueError(
+                f"Layer '{self.name}' already has a weight named '{name}'; give each "
+                "`add_weight` its own `name=`.")
+        if name in dict(self._sublayer_items()):
+            raise ValueError(
+                f"Layer '{self.name}': the weight name '{name}' is also the key of one of its "
+                "sublayers; choose another name.")
+        ws = WeightSpec(name, shape, dtype, initializer, bool(trainable), regularizer, constraint)
+        self._weight_specs.append(ws)
+        if scope is not None:
+            self._create_weight(scope, ws, len(self._weight_specs) - 1)
+        else:  # outside init (in __init__, or build called by the user): created now
+            self._own[ws.collection][name] = _quick_init(ws)
+        return self._variable(name, ws.collection)
+
+    def _create_weight(self, scope, ws: WeightSpec, index: int):
+        key = jax.random.fold_in(scope.rng if scope.rng is not None else jax.random.key(0), index)
+        tree = scope.params if ws.trainable else scope.state
+        tree[ws.name] = ws.initializer(key, ws.shape, ws.dtype)
+        if not ws.trainable:
+            scope.new_state[ws.name] = tree[ws.name]
+
+    def _variable(self, name: str, collection: str) -> Variable:
+        var = self._variables.get(name)
+        if var is None:
+            var = self._variables[name] = Variable(self, name, collection)
+        return var
+
+    def _uses_call(self) -> bool:
+        return type(self).call is not Layer.call
+
+    def _run_call(self, scope, inputs, kwargs, args=()):
+        call = self.call
+        kwargs = dict(kwargs)
+        if _accepts(call, "training") and "training" not in kwargs:
+            kwargs["training"] = scope.training
+        return call(inputs, *args, **kwargs)
+
+    # ----------------------------------------------------------------------------- weights as objects
+    def _build_for(self, spec):
+        """Builds the layer for inputs like `spec`: fresh weights where it and its sublayers
+        hold none, the held ones kept (build adopts, init creates)."""
+        from .._jit import quick_jit
+        from .._seeding import next_rng_key
+
+        spec = batch_of_one(as_spec(spec))
+        params, state = quick_jit(lambda key: self.init(key, spec))(next_rng_key())
+        _tree.adopt(self, params, state)
+
+    def _require_built(self, what: str):
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) is not built yet, so it has no "
+                f"{what}. Call it on data, or build the model that holds it, first.")
+
+    @property
+    def weights(self) -> List[Variable]:
+        """All weights (this layer's, then its sublayers'), as Variables in Keras order."""
+        if not self.built:
+            return []
+        return [owner._variable(path[-1], c) for c, path, owner in _tree.weight_paths(self)]
+
+    @property
+    def trainable_weights(self) -> List[Variable]:
+        """The weights `fit` updates (none when the layer is frozen)."""
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> List[Variable]:
+        """The weights `fit` does not update: state (BatchNorm statistics) and frozen weights."""
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def trainable_variables(self) -> List[Variable]:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> List[Variable]:
+        return self.non_trainable_weights
+
+    @property
+    def variables(self) -> List[Variable]:
+        return self.weights
+
+    def get_weights(self) -> List[np.ndarray]:
+        """All weights as NumPy arrays, in Keras order and layout."""
+        if not self.built:
+            return []
+        return _tree.get_weights_from(self, *_tree.gather(self))
+
+    def set_weights(self, weights: Sequence[Any]):
+        """Sets all weights from a list in Keras order and layout (as `get_weights` returns);
+        a wrong count or shape raises a ValueError naming the weight, and changes nothing."""
+        self._require_built("weights to set")
+        params, state = _tree.set_weights_into(self, *_tree.gather(self), weights)
+        _tree.assign(self, params, state)
+
+    def count_params(self) -> int:
+        """The number of weights (trainable and not)."""
+        self._require_built("params to count")
+        return sum(int(np.prod(w.shape)) for w in self.get_weights())
+
+    # ----------------------------------------------------------------------------- Keras-layout weights (pure)
     def get_weights_from(self, params: Params, state: State) -> List[np.ndarray]:
         """The weights in `params`/`state` as a list of NumPy arrays, in Keras order."""
-        trees = {"params": params, "state": state}
-        return [np.asarray(trees[c][k]) for c, k in self.weight_names()]
+        return _tree.get_weights_from(self, params, state)
 
     def set_weights_into(self, params: Params, state: State, weights: Sequence[Any],
                          where: str = "") -> Tuple[Params, State]:
@@ -183,23 +511,7 @@ class Layer:
 
         Raises a ValueError naming the layer and both shapes if a shape does not match.
         """
-        names = self.weight_names()
-        if len(weights) != len(names):
-            raise ValueError(
-                f"Layer '{where or self.name}' expects {len(names)} weights "
-                f"({', '.join(k for _, k in names) or 'none'}), but received {len(weights)}."
-            )
-        trees = {"params": dict(params), "state": dict(state)}
-        for (c, k), w in zip(names, weights):
-            old = trees[c][k]
-            w = np.asarray(w)
-            if tuple(w.shape) != tuple(old.shape):
-                raise ValueError(
-                    f"Layer '{where or self.name}' weight '{k}' has shape {shape_str(old.shape)}, "
-                    f"but the value given has shape {shape_str(w.shape)}."
-                )
-            trees[c][k] = jnp.asarray(w, dtype=old.dtype)
-        return trees["params"], trees["state"]
+        return _tree.set_weights_into(self, params, state, weights, where)
 
     def get_config(self) -> Dict[str, Any]:
         """The constructor arguments that recreate this layer (Keras's `get_config`).
@@ -254,26 +566,163 @@ class Layer:
                 f"`layer.apply(params, state, x, training=True, rng=jax.random.key(0))`."
             )
 
-    # ----------------------------------------------------------------------------- symbolic calls
+    # ----------------------------------------------------------------------------- graph attributes
+    def _single_node(self, what: str) -> "Node":
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on symbolic inputs, so it has no "
+                f"`{what}`. Call it on `kerasx.Input` tensors (or use it in a model with a "
+                "known input shape) first.")
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(
+                f"Layer '{self.name}' has been called {len(self._inbound_nodes)} times, so its "
+                f"`{what}` is ambiguous; take it from the model's graph instead.")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's only call in a functional graph."""
+        return self._single_node("input").inputs
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's only call in a functional graph."""
+        return self._single_node("output").outputs
+
+    # ----------------------------------------------------------------------------- calling
     def __call__(self, inputs, *args, **kwargs):
-        if args or kwargs:
-            raise TypeError(
-                f"Layer '{self.name}' takes a single (possibly nested) input when called in the "
-                f"functional API. Received extra arguments: args={args}, kwargs={list(kwargs)}"
-            )
+        """Calls the layer: on `kerasx.Input` tensors it records a graph node; inside another
+        layer's `call` it runs on that layer's pytrees; on arrays it builds itself if needed
+        and runs on the weights it holds (`training=` honoured; state updates kept)."""
         leaves = jax.tree.leaves(inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
         if leaves and all(isinstance(t, KerasTensor) for t in leaves):
-            return _symbolic_call(self, inputs)
-        raise TypeError(
-            f"Layer '{self.name}' holds no weights, so it cannot be called on arrays directly. "
-            "Either call it on symbolic tensors from `kerasx.Input(...)` to build a functional "
-            "model, or use the pure API: `params, state = layer.init(jax.random.key(0), x)` then "
-            "`y, state = layer.apply(params, state, x)`."
-        )
+            if args or set(kwargs) - {"training"}:
+                raise TypeError(
+                    f"Layer '{self.name}' takes a single (possibly nested) input when called in "
+                    f"the functional API. Received extra arguments: args={args}, "
+                    f"kwargs={list(kwargs)}")
+            return _symbolic_call(self, inputs, kwargs)
+        if any(isinstance(t, KerasTensor) for t in leaves):
+            raise TypeError(
+                f"Layer '{self.name}' was called on a mix of symbolic tensors (from "
+                "`kerasx.Input`) and arrays; pass all inputs as symbolic tensors or all as arrays.")
+        scope = current_scope()
+        if scope is not None:
+            return self._call_in_scope(scope, inputs, args, dict(kwargs))
+        return self._eager_call(inputs, args, kwargs)
+
+    def _call_in_scope(self, scope, inputs, args, kwargs):
+        """This layer called inside another layer's `call`: it runs on its entries of that
+        layer's pytrees (created there during `init`)."""
+        training = kwargs.pop("training", None)
+        training = scope.training if training is None else bool(training)
+        if scope.mode == "init":
+            key = scope.init_sublayer(self, as_spec(inputs))
+            out, _ = apply_layer(self, scope.params[key], scope.state[key], inputs, *args,
+                                 training=False, rng=None, **kwargs)
+            return out
+        key = scope.key_of(self)
+        if key not in scope.params:
+            raise ValueError(
+                f"Layer '{self.name}' inside layer '{scope.layer.name}' has no weights in the "
+                "params given: it was not called when the layer was built. Call every sublayer "
+                "the same way on every call.")
+        rng = scope.next_key(2) if training else None
+        out, scope.new_state[key] = apply_layer(
+            self, scope.params[key], scope.new_state[key], inputs, *args, training=training,
+            rng=rng, batch_mask=scope.batch_mask, **kwargs)
+        return out
+
+    def _eager_call(self, inputs, args, kwargs):
+        from .._seeding import next_rng_key
+
+        training = bool(kwargs.pop("training", False) or False)
+        if not self.built:
+            self._build_for(as_spec(inputs))
+        params, state = _tree.gather(self)
+        rng = next_rng_key() if training else None
+        out, new_state = apply_layer(self, params, state, inputs, *args, training=training,
+                                     rng=rng, **kwargs)
+        if training:
+            _tree.assign(self, params, new_state)
+        return out
 
 
-def apply_layer(layer: Layer, params: Params, state: State, inputs: Any, *, training: bool = False,
-                rng: Optional[PRNGKey] = None, batch_mask: Optional[jax.Array] = None) -> Tuple[Any, State]:
+def _wrap_build(build):
+    """The Keras semantics of a user's `build`: it runs once; inside `init` it records
+    `add_weight`s; afterwards the layer's weights are known (and, called by the user outside
+    `init`, created)."""
+
+    @functools.wraps(build)
+    def wrapped(self, *args, **kwargs):
+        scope = scope_of(self)
+        if scope is None and current_scope() is not None and current_scope().mode == "init":
+            # a parent's build builds this sublayer explicitly
+            shape = args[0] if args else kwargs.get("input_shape")
+            current_scope().init_sublayer(self, _spec_from_shapes(shape))
+            return None
+        if self._structure_built:
+            return None
+        result = build(self, *args, **kwargs)
+        self._structure_built = True
+        if scope is None and not self._sublayer_items():
+            self._built = True  # its add_weights created the weights already
+        return result
+
+    return wrapped
+
+
+def _as_key_initializer(fn):
+    """kerasx initializers take `(key, shape, dtype)`; a Keras-style callable `(shape, dtype)`
+    (no key: deterministic) is wrapped to that signature."""
+    from .. import initializers
+
+    if isinstance(fn, initializers.Initializer):
+        return fn
+    try:
+        positional = [p for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return fn
+    if len(positional) >= 3:
+        return fn
+    return lambda key, shape, dtype: jnp.asarray(fn(shape, dtype=dtype), dtype)
+
+
+def _quick_init(ws: WeightSpec):
+    from .._jit import quick_jit
+    from .._seeding import next_rng_key
+
+    return quick_jit(lambda key: ws.initializer(key, ws.shape, ws.dtype))(next_rng_key())
+
+
+def _shapes_of(spec):
+    """A spec's shapes as Keras's `input_shape` (batch axis None): a tuple, or a list of them."""
+    leaves = jax.tree.leaves(spec)
+    shapes = [(None,) + tuple(s.shape[1:]) for s in leaves]
+    if hasattr(spec, "shape"):
+        return shapes[0]
+    return jax.tree.unflatten(jax.tree.structure(spec), shapes)
+
+
+def _zeros_like(spec):
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), spec)
+
+
+def _spec_from_shapes(shapes, dtype=jnp.float32):
+    """Keras input shape(s) (batch axis None or an int) → ShapeDtypeStructs with a batch of 1."""
+    is_shape = lambda s: isinstance(s, (tuple, list)) and all(
+        d is None or isinstance(d, (int, np.integer)) for d in s)
+    if shapes is None:
+        raise ValueError("`build` needs an `input_shape` here.")
+    return jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in s), dtype),
+        shapes, is_leaf=is_shape)
+
+
+def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args,
+                training: bool = False, rng: Optional[PRNGKey] = None,
+                batch_mask: Optional[jax.Array] = None, **kwargs) -> Tuple[Any, State]:
     """Calls `layer.apply`, passing `batch_mask=` only to a layer that takes it.
 
     Containers call their sublayers through this, so a layer written with the plain
@@ -287,18 +736,21 @@ def apply_layer(layer: Layer, params: Params, state: State, inputs: Any, *, trai
     Returns:
         `(outputs, new_state)`, as `layer.apply` returns them.
     """
-    if batch_mask is not None and layer.takes_batch_mask:
-        return layer.apply(params, state, inputs, training=training, rng=rng, batch_mask=batch_mask)
-    return layer.apply(params, state, inputs, training=training, rng=rng)
+    if batch_mask is not None and (layer.takes_batch_mask or type(layer).apply is Layer.apply):
+        kwargs["batch_mask"] = batch_mask
+    return layer.apply(params, state, inputs, *args, training=training, rng=rng, **kwargs)
 
 
 class Node:
     """One call of a layer on symbolic inputs: the graph edge the functional API records."""
 
-    def __init__(self, layer: Layer, inputs: Any, outputs: Any):
+    def __init__(self, layer: Layer, inputs: Any, outputs: Any, call_kwargs=None):
         self.layer = layer
         self.inputs = inputs
         self.outputs = outputs
+        # non-tensor call arguments recorded with the call (`training=False` pins a sub-model
+        # to inference mode, as in Keras's transfer-learning recipe)
+        self.call_kwargs = dict(call_kwargs or {})
 
     @property
     def input_tensors(self) -> List["KerasTensor"]:
@@ -341,7 +793,7 @@ class KerasTensor:
         )
 
 
-def _symbolic_call(layer: Layer, inputs: Any):
+def _symbolic_call(layer: Layer, inputs: Any, call_kwargs=None):
     """Records `layer(inputs)` in the graph and returns symbolic outputs."""
     is_kt = lambda t: isinstance(t, KerasTensor)
     has_unknown = any(None in t.shape for t in jax.tree.leaves(inputs, is_leaf=is_kt))
@@ -356,7 +808,9 @@ def _symbolic_call(layer: Layer, inputs: Any):
         lambda *ss: KerasTensor(tuple(d if all(s.shape[i] == d for s in ss) else None
                                       for i, d in enumerate(ss[0].shape)), ss[0].dtype),
         *specs)
-    node = Node(layer, inputs, outputs)
+    call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if v is not None}
+    node = Node(layer, inputs, outputs, call_kwargs)
     for t in node.output_tensors:
         t.node = node
+    layer._inbound_nodes.append(node)
     return outputs

@@ -75,6 +75,7 @@ def input_tensor(layer: InputLayer) -> KerasTensor:
     """The symbolic tensor that `layer` feeds to a functional model (what `Input` returns)."""
     t = KerasTensor((layer.batch_size,) + layer.shape, layer.dtype, name=layer.name)
     t.node = Node(layer, (), t)
+    layer._inbound_nodes.append(t.node)
     return t
 
 

@@ -7,7 +7,7 @@ import jax
 from ..layers._base import KerasTensor, Layer, Node, apply_layer, as_spec, shape_str
 from ..layers._core import InputLayer
 from ._model import Model
-from ._sequential import unique_key
+from ..layers._tree import unique_key
 
 _is_kt = lambda t: isinstance(t, KerasTensor)
 
@@ -95,15 +95,27 @@ class Functional(Model):
         return order
 
     # ------------------------------------------------------------------ structure
-    def _layer_items(self):
-        return list(zip(self._keys, self._layers))
+    def _sublayer_items(self):
+        return list(zip(self.__dict__.get("_keys", []), self.__dict__.get("_layers", [])))
 
     @property
     def inputs(self):
-        return self._inputs
+        """The model's symbolic inputs, as a list (Keras's `model.inputs`)."""
+        return _leaves(self._inputs)
 
     @property
     def outputs(self):
+        """The model's symbolic outputs, as a list (Keras's `model.outputs`)."""
+        return _leaves(self._outputs)
+
+    @property
+    def input(self):
+        """The model's inputs in the structure they were given (Keras's `model.input`)."""
+        return self._inputs
+
+    @property
+    def output(self):
+        """The model's outputs in the structure they were given (Keras's `model.output`)."""
         return self._outputs
 
     def _input_spec_shapes(self):
@@ -206,8 +218,9 @@ class Functional(Model):
             key = self._key_of[id(node.layer)]
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
+            node_training = bool(node.call_kwargs.get("training", training)) and training
             out, new_state[key] = apply_layer(node.layer, params[key], new_state[key], args,
-                                              training=training, rng=layer_rng,
+                                              training=node_training, rng=layer_rng,
                                               batch_mask=batch_mask)
             for t, v in zip(node.output_tensors, jax.tree.leaves(out)):
                 env[id(t)] = v
@@ -224,8 +237,9 @@ class Functional(Model):
             s = ", ".join(shape_str(t.shape) for t in outs)
             shapes.setdefault(id(node.layer), s)
         rows = []
+        params, state = self._trees()
         for key, layer in self._layer_items():
-            n = sum(int(a.size) for a in jax.tree.leaves((self.params[key], self.state[key])))
+            n = sum(int(a.size) for a in jax.tree.leaves((params[key], state[key])))
             rows.append((f"{key} ({type(layer).__name__})", shapes[id(layer)], n))
         return rows
 
@@ -257,7 +271,8 @@ class Functional(Model):
         for node in self._nodes:
             key = self._key_of[id(node.layer)]
             index = len(inbound[key])
-            inbound[key].append({"args": [_map_tensors(tensor_config, node.inputs)], "kwargs": {}})
+            inbound[key].append({"args": [_map_tensors(tensor_config, node.inputs)],
+                                 "kwargs": dict(node.call_kwargs)})
             for i, t in enumerate(node.output_tensors):
                 history[id(t)] = [key, index, i]
 

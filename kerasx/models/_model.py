@@ -11,47 +11,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..layers import _tree
 from ..layers._base import KerasTensor, Layer, as_spec, batch_of_one, shape_str
+from ..layers._tree import trainable_mask as trainable_mask
+from ..layers._tree import weight_paths as weight_paths
 
-
-def _get_path(tree, path):
-    for p in path:
-        tree = tree[p]
-    return tree
-
-
-def _set_path(tree, path, value):
-    """Returns a copy of nested dict `tree` with `path` set to `value`."""
-    if not path:
-        return value
-    out = dict(tree)
-    out[path[0]] = _set_path(tree[path[0]], path[1:], value)
-    return out
-
-
-def weight_paths(layer: Layer) -> List[Tuple[str, Tuple[str, ...], Layer]]:
-    """All weights of `layer` in Keras order as `(collection, path, owning_layer)`."""
-    if isinstance(layer, Model):
-        out = []
-        for key, sub in layer._layer_items():
-            out += [(c, (key,) + p, owner) for c, p, owner in weight_paths(sub)]
-        return out
-    return [(c, (k,), layer) for c, k in layer.weight_names()]
-
-
-def trainable_mask(layer: Layer, params: Any, parent_trainable: bool = True) -> Any:
-    """A pytree like `params` holding True where `fit` may update the weight."""
-    trainable = parent_trainable and layer.trainable
-    if isinstance(layer, Model):
-        items = dict(layer._layer_items())
-        return {k: trainable_mask(items[k], v, trainable) for k, v in params.items()}
-    return jax.tree.map(lambda _: trainable, params)
+_is_kt = lambda t: isinstance(t, KerasTensor)
 
 
 class Model(Layer):
     """A layer that holds its weights and trains them with `compile`/`fit`.
 
-    `kerasx.Model(inputs, outputs)` builds a functional model (see `Functional`).
+    `kerasx.Model(inputs, outputs)` builds a functional model (see `Functional`). A subclass
+    with `__init__` and `call` is a subclassed model; one whose `__init__` calls
+    `super().__init__(inputs, outputs)` is a functional model with the subclass's methods.
     """
 
     def __new__(cls, *args, **kwargs):
@@ -60,42 +33,66 @@ class Model(Layer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, *, name: Optional[str] = None, trainable: bool = True, **kwargs):
+    def __init__(self, *args, name: Optional[str] = None, trainable: bool = True, **kwargs):
+        from ._functional import Functional
+
+        if (args or "inputs" in kwargs) and not isinstance(self, Functional):
+            # the functional-subclass form: `super().__init__(inputs, outputs)`
+            self.__class__ = _functional_subclass(type(self))
+            Functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
+            return
+        if args:
+            raise TypeError(f"{type(self).__name__}.__init__ takes keyword arguments only; "
+                            f"received positional arguments {args}.")
         super().__init__(name=name, trainable=trainable, **kwargs)
-        self._params = None
-        self._state = None
         self._trainer = None
         self.stop_training = False
         self.history = None
         self._initial_epoch = None  # set by a callback (BackupAndRestore) to resume a fit
+        self._build_input_shape = None  # a subclassed model's input shapes, once built
+        self._output_structure = None   # a subclassed model's output structure, once built
 
-    # ------------------------------------------------------------------ to implement
+    # ------------------------------------------------------------------ containers implement
     def _layer_items(self) -> List[Tuple[str, Layer]]:
         """(key, layer) pairs in Keras order; the key is the layer's key in params/state."""
-        raise NotImplementedError
+        return self._sublayer_items()
 
     def _input_spec_shapes(self):
         """The expected input shapes (batch axis None) as a pytree, or None if not known yet."""
-        raise NotImplementedError
+        return self._build_input_shape
 
     @property
     def output_names(self) -> List[str]:
-        raise NotImplementedError
+        if isinstance(self._output_structure, dict):
+            return sorted(self._output_structure)
+        if isinstance(self._output_structure, (list, tuple)):
+            return [f"output_{i + 1}" for i in range(len(self._output_structure))]
+        return ["output"]
 
     def _flatten_outputs(self, outputs) -> List[Any]:
         """The model's outputs as a list in `output_names` order."""
+        if isinstance(outputs, dict):
+            return [outputs[k] for k in sorted(outputs)]
+        if isinstance(outputs, (list, tuple)):
+            return list(outputs)
         return [outputs]
 
     def _unflatten_outputs(self, flat: List[Any]):
+        if isinstance(self._output_structure, dict):
+            return dict(zip(sorted(self._output_structure), flat))
+        if isinstance(self._output_structure, (list, tuple)):
+            return list(flat)
         return flat[0]
 
-    # ------------------------------------------------------------------ building
-    @property
-    def built(self) -> bool:
-        return self._params is not None
+    def _check_input_data(self, spec):
+        """Checks data against the model's inputs (containers check shapes)."""
 
+    # ------------------------------------------------------------------ building
     def build(self, input_shape=None):
-        """Creates the weights for inputs of `input_shape` (batch axis included or None)."""
+        """Creates the weights for inputs of `input_shape` (batch axis included or None);
+        layers inside that already hold weights (a trained sub-model) keep them."""
+        if self._build_in_scope(input_shape):
+            return
         if input_shape is None:
             input_shape = self._input_spec_shapes()
             if input_shape is None:
@@ -107,11 +104,14 @@ class Model(Layer):
         self._init_from_spec(_spec_from_shapes(input_shape, self._input_dtypes()))
 
     def _init_from_spec(self, spec):
-        """Creates the weights as one quickly compiled program (one compile, not one per weight)."""
-        from .._jit import quick_jit
-        from ..utils import next_rng_key
-
-        self._params, self._state = quick_jit(lambda key: self.init(key, spec))(next_rng_key())
+        """Builds the weights as one quickly compiled program (one compile, not one per
+        weight), adopting the weights of layers that already hold some."""
+        if self._uses_call():  # a subclassed model: remember its input and output structure
+            self._build_input_shape = jax.tree.map(lambda s: (None,) + tuple(s.shape[1:]), spec)
+        self._build_for(spec)
+        if self._uses_call():
+            out = self.output_spec(batch_of_one(spec))
+            self._output_structure = jax.tree.map(lambda _: None, out)
 
     def _input_dtypes(self):
         return None
@@ -126,33 +126,40 @@ class Model(Layer):
 
     @property
     def params(self):
-        """The current trainable-weights pytree (`{layer_name: {weight_name: array}}`)."""
+        """The current trainable-weights pytree (`{layer_name: {weight_name: array}}`),
+        gathered from the layers that own the weights."""
         self._ensure_built()
-        return self._params
+        return _tree.gather(self)[0]
 
     @params.setter
     def params(self, value):
         self._ensure_built()
-        _check_same_tree(self._params, value, f"model '{self.name}' params")
-        self._params = jax.tree.map(jnp.asarray, value)
+        params, state = _tree.gather(self)
+        _check_same_tree(params, value, f"model '{self.name}' params")
+        _tree.assign(self, jax.tree.map(jnp.asarray, value), state)
 
     @property
     def state(self):
         """The current layer-state pytree (e.g. BatchNorm moving statistics)."""
         self._ensure_built()
-        return self._state
+        return _tree.gather(self)[1]
 
     @state.setter
     def state(self, value):
         self._ensure_built()
-        _check_same_tree(self._state, value, f"model '{self.name}' state")
-        self._state = jax.tree.map(jnp.asarray, value)
+        params, state = _tree.gather(self)
+        _check_same_tree(state, value, f"model '{self.name}' state")
+        _tree.assign(self, params, jax.tree.map(jnp.asarray, value))
+
+    def _trees(self):
+        """`(params, state)` gathered from the layers (the model must be built)."""
+        return _tree.gather(self)
+
+    def _set_trees(self, params, state):
+        """Hands pytrees of the model's structure to the layers (no checks: the trainer's)."""
+        _tree.assign(self, params, state)
 
     # ------------------------------------------------------------------ layers and weights
-    @property
-    def layers(self) -> List[Layer]:
-        return [layer for _, layer in self._layer_items()]
-
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         """Returns a layer by name (its key in this model) or by index in `layers`."""
         if index is not None:
@@ -170,50 +177,36 @@ class Model(Layer):
             f"{[k for k, _ in self._layer_items()]}"
         )
 
-    def get_weights_from(self, params, state) -> List[np.ndarray]:
-        trees = {"params": params, "state": state}
-        return [np.asarray(_get_path(trees[c], p)) for c, p, _ in weight_paths(self)]
-
-    def set_weights_into(self, params, state, weights, where=""):
-        paths = weight_paths(self)
-        weights = list(weights)
-        if len(weights) != len(paths):
-            raise ValueError(
-                f"Model '{self.name}' expects a list of {len(paths)} weights in Keras order "
-                f"({', '.join('/'.join(p) for _, p, _ in paths)}), but received {len(weights)}."
-            )
-        trees = {"params": params, "state": state}
-        for (c, p, _), w in zip(paths, weights):
-            old = _get_path(trees[c], p)
-            w = np.asarray(w)
-            if tuple(w.shape) != tuple(old.shape):
-                raise ValueError(
-                    f"Layer '{'/'.join(p[:-1])}' of model '{self.name}': weight '{p[-1]}' has shape "
-                    f"{shape_str(old.shape)}, but the value given has shape {shape_str(w.shape)}."
-                )
-            trees[c] = _set_path(trees[c], p, jnp.asarray(w, dtype=old.dtype))
-        return trees["params"], trees["state"]
+    def _build_if_known(self):
+        if not self.built and self._input_spec_shapes() is not None:
+            self._ensure_built()
 
     def get_weights(self) -> List[np.ndarray]:
         """All weights as NumPy arrays, in Keras order and layout."""
-        return self.get_weights_from(self.params, self.state)
+        self._ensure_built()
+        return super().get_weights()
 
     def set_weights(self, weights: Sequence[Any]):
         """Sets all weights from a list in Keras order and layout (as `get_weights` returns)."""
-        self._params, self._state = self.set_weights_into(self.params, self.state, weights)
+        self._ensure_built()
+        super().set_weights(weights)
 
     @property
-    def weights(self) -> List[np.ndarray]:
-        return self.get_weights()
+    def weights(self):
+        """All weights as Variables, in Keras order (`get_weights()` gives NumPy arrays)."""
+        self._build_if_known()
+        return super().weights
 
     def count_params(self) -> int:
         """The number of weights (trainable and not)."""
-        return sum(int(np.prod(w.shape)) for w in self.get_weights())
+        self._ensure_built()
+        return super().count_params()
 
     def _param_counts(self, params=None, state=None) -> Tuple[int, int]:
         """(trainable, non_trainable) weight counts."""
-        params = self.params if params is None else params
-        state = self.state if state is None else state
+        if params is None or state is None:
+            self._ensure_built()
+            params, state = _tree.gather(self)
         mask = trainable_mask(self, params)
         size = lambda a: int(np.prod(a.shape))
         trainable = sum(size(a) for a, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if m)
@@ -222,21 +215,35 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ summary
     def _summary_rows(self) -> List[Tuple[str, str, int]]:
-        """(name (Class), output shape, #weights) per layer."""
-        raise NotImplementedError
+        """(name (Class), output shape, #weights) per layer (a subclassed model's output
+        shapes are not recorded: "?" as in Keras)."""
+        params, state = _tree.gather(self)
+        return [(f"{key} ({type(layer).__name__})", "?",
+                 sum(int(a.size) for a in jax.tree.leaves((params[key], state[key]))))
+                for key, layer in self._layer_items()]
 
-    def summary(self, print_fn=None, line_length: int = 80):
-        """Prints a Keras-style table: layer (type), output shape, params; then the totals."""
+    def summary(self, print_fn=None, line_length: int = 80, show_trainable: bool = False):
+        """Prints a Keras-style table: layer (type), output shape, params (and with
+        `show_trainable=True` whether each layer trains); then the totals."""
         print_fn = print_fn or print
+        self._ensure_built()
         rows = self._summary_rows()
+        trainable_of = {key: layer.trainable for key, layer in self._layer_items()}
         w0 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
         w1 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
-        width = max(line_length, w0 + w1 + 12)
+        extra = 11 if show_trainable else 0
+        width = max(line_length, w0 + w1 + 12 + extra)
         trainable, frozen = self._param_counts()
-        lines = [f'Model: "{self.name}"', "━" * width,
-                 f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}", "━" * width]
+        header = f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}"
+        if show_trainable:
+            header += f"{'Trainable':>{extra}}"
+        lines = [f'Model: "{self.name}"', "━" * width, header, "━" * width]
         for i, (name, shape, count) in enumerate(rows):
-            lines.append(f"{name:<{w0}}{shape:<{w1}}{count:>10,}")
+            line = f"{name:<{w0}}{shape:<{w1}}{count:>10,}"
+            if show_trainable:
+                key = name.split(" (")[0]
+                line += f"{('Y' if trainable_of.get(key, True) else 'N'):>{extra}}"
+            lines.append(line)
             lines.append(("─" if i < len(rows) - 1 else "━") * width)
         nbytes = 4 * (trainable + frozen)
         lines += [f" Total params: {trainable + frozen:,} ({_size_str(nbytes)})",
@@ -246,13 +253,9 @@ class Model(Layer):
             print_fn(line)
 
     # ------------------------------------------------------------------ calling
-    def __call__(self, inputs, training: bool = False):
-        leaves = jax.tree.leaves(inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
-        if leaves and all(isinstance(t, KerasTensor) for t in leaves):
-            return super().__call__(inputs)
+    def _eager_call(self, inputs, args, kwargs):
         self._ensure_built(as_spec(inputs))
-        outputs, _ = self.apply(self.params, self.state, inputs, training=training)
-        return outputs
+        return super()._eager_call(inputs, args, kwargs)
 
     # ------------------------------------------------------------------ training (kerasx.training)
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -452,3 +455,17 @@ def _check_same_tree(old, new, what):
         if tuple(new_paths[k]) != tuple(shape):
             raise ValueError(f"The {what} assigned do not match the model: {k} has shape "
                              f"{shape_str(shape)}, received {shape_str(new_paths[k])}.")
+
+
+_FUNCTIONAL_SUBCLASSES = {}
+
+
+def _functional_subclass(cls):
+    """`cls` (a Model subclass) with `Functional` mixed in, for `super().__init__(inputs,
+    outputs)` in a subclass (Keras's functional-subclass form); one class per subclass."""
+    from ._functional import Functional
+
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional),
+                                           {"__module__": cls.__module__})
+    return _FUNCTIONAL_SUBCLASSES[cls]

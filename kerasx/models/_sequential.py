@@ -5,28 +5,9 @@ from typing import List, Optional, Sequence
 import jax
 
 from ..layers._base import KerasTensor, Layer, apply_layer, as_spec, shape_str
+from ..layers._tree import unique_key as unique_key
 from ..layers._core import InputLayer
 from ._model import Model, _spec_from_shapes
-
-
-def unique_key(layer: Layer, taken) -> str:
-    """The layer's key in a container: its name, made unique among `taken` if it was auto-named.
-
-    An auto-named layer gets its final name the first time it is placed in a model.
-    """
-    name = layer.name
-    if name not in taken:
-        return name
-    if not layer._auto_named:
-        raise ValueError(
-            f"Two layers share the name '{name}' in one model; names must be unique. Give one "
-            f"of them another `name=`."
-        )
-    i = 1
-    while f"{name}_{i}" in taken:
-        i += 1
-    layer.name = f"{name}_{i}"
-    return layer.name
 
 
 class Sequential(Model):
@@ -74,29 +55,69 @@ class Sequential(Model):
             )
         if not self._layers and self._input_shape is None and layer._input_shape_arg is not None:
             self._input_shape = (layer._batch_size_arg,) + layer._input_shape_arg
+        was_built = bool(self._layers) and self.built
         self._keys.append(unique_key(layer, set(self._keys)))
         self._layers.append(layer)
-        if self.built:  # keep the weights of existing layers, add the new layer's
-            old_params, old_state = self._params, self._state
-            self._params = self._state = None
-            if self._input_spec_shapes() is not None:
-                self.build()
-                self._params = {**self._params, **old_params}
-                self._state = {**self._state, **old_state}
+        self._forget_graph()
+        if was_built and self._input_spec_shapes() is not None:
+            self.build()  # the layers that hold weights keep them; the new one gets its own
 
     def pop(self):
         """Removes the last layer."""
         if not self._layers:
             raise ValueError(f"Sequential model '{self.name}' has no layers to pop.")
-        key = self._keys.pop()
+        self._keys.pop()
         layer = self._layers.pop()
-        if self.built:
-            self._params = {k: v for k, v in self._params.items() if k != key}
-            self._state = {k: v for k, v in self._state.items() if k != key}
+        self._forget_graph()
         return layer
 
-    def _layer_items(self):
-        return list(zip(self._keys, self._layers))
+    def _sublayer_items(self):
+        return list(zip(self.__dict__.get("_keys", []), self.__dict__.get("_layers", [])))
+
+    # ------------------------------------------------------------------ the symbolic graph
+    def _graph(self):
+        """`(inputs, outputs)`: the model's layers called on a `kerasx.Input` of its input
+        shape (made once, on first use), so `model.inputs`, `model.outputs` and each layer's
+        `input`/`output` exist as in Keras (feature extraction:
+        `Model(model.inputs, model.layers[-2].output)`)."""
+        graph = self.__dict__.get("_symbolic")
+        if graph is None:
+            if self._input_shape is None:
+                raise AttributeError(
+                    f"Sequential model '{self.name}' has no symbolic inputs and outputs yet: it "
+                    "does not know its input shape. Start it with `kerasx.Input(shape)` or pass "
+                    "`input_shape=` to its first layer.")
+            from ..layers._core import InputLayer, input_tensor
+
+            x = inputs = input_tensor(InputLayer(batch_shape=self._input_shape,
+                                                 dtype=self._input_dtype, name=self._input_name))
+            for layer in self._layers:
+                x = layer(x)
+            graph = self._symbolic = (inputs, x)
+        return graph
+
+    def _forget_graph(self):
+        graph = self.__dict__.pop("_symbolic", None)
+        if graph is not None:  # the layers' nodes of the old graph are not theirs any more
+            for layer in self._layers:
+                layer._inbound_nodes = [n for n in layer._inbound_nodes
+                                        if not any(t is graph[0] for t in _upstream(n))]
+
+    @property
+    def inputs(self):
+        return [self._graph()[0]]
+
+    @property
+    def outputs(self):
+        return [self._graph()[1]]
+
+    @property
+    def input(self):
+        return self._graph()[0]
+
+    @property
+    def output(self):
+        return self._graph()[1]
 
     def _input_spec_shapes(self):
         return self._input_shape
@@ -159,8 +180,9 @@ class Sequential(Model):
     def _summary_rows(self):
         spec = _spec_from_shapes(self._input_shape, self._input_dtype)
         rows = []
+        params, state = self._trees()
         for key, layer in self._layer_items():
-            p, s = self.params[key], self.state[key]
+            p, s = params[key], state[key]
             spec = jax.eval_shape(lambda p_, s_, x_: layer.apply(p_, s_, x_)[0], p, s, spec)
             shape = shape_str((None,) + tuple(spec.shape[1:]))
             n = sum(int(a.size) for a in jax.tree.leaves((p, s)))
@@ -214,3 +236,19 @@ class Sequential(Model):
         if model._input_shape is None and isinstance(build_input_shape, (list, tuple)):
             model._input_shape = tuple(build_input_shape)
         return model
+
+
+def _upstream(node):
+    """The input tensors that `node` depends on (walking back to the graph's inputs)."""
+    out, stack, seen = [], [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if not n.input_tensors:
+            out += n.output_tensors
+        for t in n.input_tensors:
+            if t.node is not None:
+                stack.append(t.node)
+    return out

@@ -34,6 +34,7 @@ from . import optimizers as optimizers_module
 from ._data import (IterableBatches, StreamFeed, is_iterable_dataset, make_feed, num_samples,
                     split_validation, to_numpy_tree)
 from .._jit import quick_jit
+from ..layers import _tree
 from ..layers._base import as_spec, batch_of_one
 
 
@@ -314,9 +315,7 @@ class Trainer:
     def tx_for_trainable(self):
         """`(optimizer, freezing key)`: the optimizer itself when every weight trains (key
         None), else an `optax.multi_transform` that gives frozen weights zero updates."""
-        from ..models._model import trainable_mask
-
-        mask = trainable_mask(self.model, self.model.params)
+        mask = _tree.trainable_mask(self.model, self.model.params)
         if all(jax.tree.leaves(mask)):
             return self.optimizer, None
         key = (jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
@@ -459,7 +458,7 @@ class Trainer:
         data, order, valid, _, _ = args
         ts, logs = train_exec(self._start_train_state(tx), data, order, valid, np.int32(0),
                               np.int32(1), np.int32(0))
-        self.model._params, self.model._state = ts["params"], ts["state"]
+        self.model._set_trees(ts["params"], ts["state"])
         self.opt_state = ts["opt_state"]
         return self._format_logs({k: float(v) for k, v in logs.items()}, return_dict)
 
@@ -516,7 +515,7 @@ class Trainer:
                     for i in range(int(lo), int(hi)):
                         ts, logs = train_exec(ts, data, order, valid, np.int32(i), np.int32(i + 1), base)
                 self._ts = ts
-                model._params, model._state = ts["params"], ts["state"]
+                model._set_trees(ts["params"], ts["state"])
                 cbs.on_train_batch_end(stop - 1, logs)
                 ran = stop
                 if model.stop_training:
@@ -542,7 +541,7 @@ class Trainer:
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 break
-        model._params, model._state = ts["params"], ts["state"]
+        model._set_trees(ts["params"], ts["state"])
         self.opt_state = ts["opt_state"]
         cbs.on_train_end(epoch_logs)
         model.history = history
@@ -553,10 +552,11 @@ class Trainer:
         `model.params = ...` (a learning rate set through `model.optimizer` is already in it)."""
         ts, model = self._ts, self.model
         copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
-        if model._params is not ts["params"]:
-            ts["params"] = copy(model._params)
-        if model._state is not ts["state"]:
-            ts["state"] = copy(model._state)
+        params, state = model._trees()  # the layers' arrays: the same objects unless changed
+        if not _same_leaves(params, ts["params"]):
+            ts["params"] = copy(params)
+        if not _same_leaves(state, ts["state"]):
+            ts["state"] = copy(state)
         return ts
 
     # ------------------------------------------------------------------ resumable training
@@ -702,10 +702,13 @@ def _gather(data, order, valid, i):
 
 def _uses_batch_statistics(layer) -> bool:
     """Whether any layer normalizes with statistics of the batch when training (BatchNorm)."""
-    from ..models._model import Model
-    if isinstance(layer, Model):
-        return any(_uses_batch_statistics(l) for l in layer.layers)
-    return bool(getattr(layer, "uses_batch_statistics", False)) and layer.trainable
+    return _tree.uses_batch_statistics(layer)
+
+
+def _same_leaves(a, b) -> bool:
+    """Whether two pytrees hold the very same arrays (no device reads)."""
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(la) == len(lb) and all(x is y for x, y in zip(la, lb))
 
 
 def _cpu_conv_gradients(model) -> bool:
@@ -721,16 +724,11 @@ def _cpu_conv_gradients(model) -> bool:
     on the CPU, with the data still resident; GPUs and TPUs always loop.
     """
     from ..layers._convolutional import _Conv
-    from ..models._model import Model
 
-    def multichannel_conv(layer, params):
-        if isinstance(layer, Model):
-            items = dict(layer._layer_items())
-            return any(multichannel_conv(items[k], v) for k, v in params.items())
-        return isinstance(layer, _Conv) and layer.trainable and params["kernel"].shape[-2] > 1
-
-    return jax.default_backend() == "cpu" and model.trainable and \
-        multichannel_conv(model, model.params)
+    model._ensure_built()
+    return jax.default_backend() == "cpu" and any(
+        isinstance(layer, _Conv) and trainable and layer._own["params"]["kernel"].shape[-2] > 1
+        for _, layer, trainable in _tree.walk(model))
 
 
 def _donate():

@@ -64,9 +64,13 @@ def test_unknown_activation_lists_valid_ones():
         layers.Dense(3, activation="relux")
 
 
-def test_layer_called_on_arrays_explains_pure_api():
-    with pytest.raises(TypeError, match="layer.init"):
-        layers.Dense(3)(np.ones((2, 2)))
+def test_layer_called_on_arrays_runs_eagerly_and_mixed_inputs_are_refused():
+    dense = layers.Dense(3)
+    y = dense(np.ones((2, 2), np.float32))
+    np.testing.assert_allclose(y, np.ones((2, 2)) @ dense.kernel.numpy() + dense.bias.numpy(),
+                               rtol=1e-6)
+    with pytest.raises(TypeError, match="mix of symbolic tensors"):
+        layers.Add()([layers.Input((2,)), np.ones((1, 2), np.float32)])
 
 
 def test_symbolic_shapes():

@@ -1,0 +1,190 @@
+"""The layer tree: one traversal for every container (models, subclassed layers, composites).
+
+A layer's params/state pytrees hold its own weights at the top level and each sublayer's
+pytrees under the sublayer's key: `{"kernel": ..., "dense": {"kernel": ..., "bias": ...}}`.
+`Layer._sublayer_items()` lists the `(key, sublayer)` pairs in Keras order; everything here
+walks that, so the trainer, saving and summary see models, subclassed layers and built-in
+composites alike.
+
+A built layer owns its current arrays (`layer._own`, its own weights only). `gather` assembles
+a layer's pytrees from the objects of its tree, `assign` scatters pytrees back, and `adopt`
+does the same while keeping the arrays of layers that already hold weights (`build` adopts,
+`init` creates).
+"""
+
+from typing import Any, Dict, Iterator, List, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def unique_key(layer, taken) -> str:
+    """The layer's key in a container: its name, made unique among `taken` if it was auto-named.
+
+    An auto-named layer gets its final name the first time it is placed in a container.
+    """
+    name = layer.name
+    if name not in taken:
+        return name
+    if not layer._auto_named:
+        raise ValueError(
+            f"Two layers share the name '{name}' in one model; names must be unique. Give one "
+            f"of them another `name=`."
+        )
+    i = 1
+    while f"{name}_{i}" in taken:
+        i += 1
+    layer.name = f"{name}_{i}"
+    return layer.name
+
+
+def walk(layer, trainable: bool = True, path: Tuple[str, ...] = ()) -> Iterator[Tuple]:
+    """Yields `(path, layer, effectively_trainable)` for `layer` and every layer under it,
+    parents before children, sublayers in Keras order."""
+    trainable = trainable and layer.trainable
+    yield path, layer, trainable
+    for key, sub in layer._sublayer_items():
+        yield from walk(sub, trainable, path + (key,))
+
+
+def weight_paths(layer) -> List[Tuple[str, Tuple[str, ...], Any]]:
+    """All weights under `layer` in Keras order, as `(collection, path, owning_layer)`: each
+    layer's own weights (its `weight_names()`), then its sublayers'."""
+    out = []
+    for path, sub, _ in walk(layer):
+        out += [(c, path + (k,), sub) for c, k in sub.weight_names()]
+    return out
+
+
+def trainable_mask(layer, params: Any, parent_trainable: bool = True) -> Any:
+    """A pytree like `params` holding True where `fit` may update the weight."""
+    trainable = parent_trainable and layer.trainable
+    subs = dict(layer._sublayer_items())
+    return {k: trainable_mask(subs[k], v, trainable) if k in subs
+            else jax.tree.map(lambda _: trainable, v) for k, v in params.items()}
+
+
+def uses_batch_statistics(layer) -> bool:
+    """Whether a layer under `layer` normalizes with the batch's statistics when training."""
+    return any(getattr(sub, "uses_batch_statistics", False) and trainable
+               for _, sub, trainable in walk(layer))
+
+
+def is_built(layer) -> bool:
+    """Whether every layer of the tree holds its weights."""
+    return all(sub._built for _, sub, _ in walk(layer))
+
+
+def gather(layer) -> Tuple[Dict, Dict]:
+    """The layer's `(params, state)` pytrees, assembled from the arrays its tree holds."""
+    params, state = dict(layer._own["params"]), dict(layer._own["state"])
+    for key, sub in layer._sublayer_items():
+        params[key], state[key] = gather(sub)
+    return params, state
+
+
+def assign(layer, params: Dict, state: Dict) -> None:
+    """Hands `params`/`state` (in the tree's structure) to the layers that own them."""
+    subs = dict(layer._sublayer_items())
+    layer._own = {"params": {k: v for k, v in params.items() if k not in subs},
+                  "state": {k: v for k, v in state.items() if k not in subs}}
+    layer._built = True
+    for key, sub in subs.items():
+        assign(sub, params.get(key, {}), state.get(key, {}))
+
+
+def adopt(layer, params: Dict, state: Dict) -> None:
+    """Like `assign`, but a layer that already holds weights keeps them (after checking that
+    their shapes match the fresh ones): a trained sub-model keeps what it learned. Every shape
+    is checked before anything is assigned, so a mismatch leaves the tree as it was."""
+    _check_adoptable(layer, params, state, layer.name)
+    _adopt(layer, params, state)
+
+
+def _split_own(layer, params, state):
+    subs = dict(layer._sublayer_items())
+    own = {"params": {k: v for k, v in params.items() if k not in subs},
+           "state": {k: v for k, v in state.items() if k not in subs}}
+    return own, subs
+
+
+def _check_adoptable(layer, params, state, where):
+    own, subs = _split_own(layer, params, state)
+    if layer._built:
+        for c in ("params", "state"):
+            held_shapes = jax.tree.map(lambda a: tuple(np.shape(a)), layer._own[c])
+            fresh_shapes = jax.tree.map(lambda a: tuple(a.shape), own[c])
+            if held_shapes != fresh_shapes:
+                raise ValueError(
+                    f"Layer '{where}' ({type(layer).__name__}) already holds weights "
+                    f"{_describe(held_shapes)}, but the model it is in needs "
+                    f"{_describe(fresh_shapes)} for its inputs. A layer shared between models "
+                    "must see inputs of the same shape in each.")
+    for key, sub in subs.items():
+        _check_adoptable(sub, params.get(key, {}), state.get(key, {}), f"{where}/{key}")
+
+
+def _adopt(layer, params, state):
+    own, subs = _split_own(layer, params, state)
+    if not layer._built:
+        layer._own = own
+        layer._built = True
+    for key, sub in subs.items():
+        _adopt(sub, params.get(key, {}), state.get(key, {}))
+
+
+def _describe(shapes: Dict) -> str:
+    flat = jax.tree_util.tree_leaves_with_path(shapes, is_leaf=lambda s: isinstance(s, tuple))
+    return "{" + ", ".join(f"{jax.tree_util.keystr(p)[2:-2]}: {shape_str(s)}"
+                           for p, s in flat) + "}"
+
+
+def get_path(tree, path):
+    for p in path:
+        tree = tree[p]
+    return tree
+
+
+def set_path(tree, path, value):
+    """Returns a copy of nested dict `tree` with `path` set to `value`."""
+    if not path:
+        return value
+    out = dict(tree)
+    out[path[0]] = set_path(tree[path[0]], path[1:], value)
+    return out
+
+
+def get_weights_from(layer, params, state) -> List[np.ndarray]:
+    """The weights in `params`/`state` as NumPy arrays, in Keras order."""
+    trees = {"params": params, "state": state}
+    return [np.asarray(get_path(trees[c], p)) for c, p, _ in weight_paths(layer)]
+
+
+def set_weights_into(layer, params, state, weights, where: str = ""):
+    """Returns new `(params, state)` with `weights` (Keras order) in place; a wrong count or
+    shape is a ValueError naming the layer, the weight and both shapes."""
+    paths = weight_paths(layer)
+    weights = list(weights)
+    where = where or layer.name
+    if len(weights) != len(paths):
+        raise ValueError(
+            f"Layer '{where}' expects a list of {len(paths)} weights in Keras order "
+            f"({', '.join('/'.join(p) for _, p, _ in paths) or 'none'}), but received "
+            f"{len(weights)}.")
+    trees = {"params": params, "state": state}
+    for (c, p, _), w in zip(paths, weights):
+        old = get_path(trees[c], p)
+        w = np.asarray(w)
+        if tuple(w.shape) != tuple(old.shape):
+            owner = "/".join((where,) + p[:-1])
+            raise ValueError(
+                f"Layer '{owner}': weight '{p[-1]}' has shape {shape_str(old.shape)}, but the "
+                f"value given has shape {shape_str(w.shape)}.")
+        trees[c] = set_path(trees[c], p, jnp.asarray(w, dtype=old.dtype))
+    return trees["params"], trees["state"]
