@@ -7,6 +7,7 @@
 
 from . import activations as activations
 from . import callbacks as callbacks
+from . import constraints as constraints
 from . import datasets as datasets
 from . import initializers as initializers
 from . import layers as layers
@@ -14,6 +15,7 @@ from . import losses as losses
 from . import metrics as metrics
 from . import models as models
 from . import optimizers as optimizers
+from . import regularizers as regularizers
 from . import saving as saving
 from . import utils as utils
 from .layers import Input as Input

@@ -41,6 +41,40 @@ def scope_of(layer) -> Optional["CallScope"]:
     return None
 
 
+class collect_losses:
+    """Collects the losses that layers add (`add_loss`, activity regularizers) while
+    `init`/`apply` run inside it: the pure form of Keras's `model.losses`.
+
+    Example:
+        with kerasx.layers.collect_losses() as losses:
+            y, state = model.apply(params, state, x, training=True, rng=key)
+        total = data_loss + sum(losses)
+    """
+
+    def __init__(self):
+        self.losses: List[Any] = []
+
+    def __enter__(self) -> List[Any]:
+        stack = getattr(_local, "collectors", None)
+        if stack is None:
+            stack = _local.collectors = []
+        stack.append(self)
+        return self.losses
+
+    def __exit__(self, *exc):
+        _local.collectors.pop()
+        return False
+
+
+def record_loss(value) -> bool:
+    """Adds `value` to the innermost `collect_losses`; False when none is active."""
+    stack = getattr(_local, "collectors", None)
+    if not stack:
+        return False
+    stack[-1].losses.append(value)
+    return True
+
+
 class WeightSpec(NamedTuple):
     """What `add_weight` recorded: enough to create the weight again, freshly, in `init`."""
     name: str
@@ -81,7 +115,8 @@ class CallScope:
         self.batch_mask = batch_mask
         self.losses: List[Any] = []
         self._draws = 0
-        self._keys = {id(sub): key for key, sub in layer._sublayer_items()}
+        subs = getattr(layer, "_sublayer_items", None)  # metrics hold variables, no sublayers
+        self._keys = {id(sub): key for key, sub in (subs() if subs else [])}
 
     def __enter__(self):
         _scopes().append(self)
@@ -299,3 +334,38 @@ for _name, _op in [("lt", lambda a, b: a < b), ("le", lambda a, b: a <= b),
                    ("gt", lambda a, b: a > b), ("ge", lambda a, b: a >= b)]:
     setattr(Variable, f"__{_name}__", _binary(_op)[0])
 del _name, _op, _f, _b
+
+
+class StepContext:
+    """What a compiled train/test step tells the stateless model API while a user's
+    `train_step` runs inside `fit`: the step's random key (for `stateless_call(...,
+    training=True)`), and, filled by `stateless_call`, the losses the layers added and the
+    params they ran on (for `compute_loss`)."""
+
+    def __init__(self, rng=None):
+        self.rng = rng
+        self._draws = 0
+        self.losses: List[Any] = []
+        self.params = None
+
+    def next_key(self):
+        if self.rng is None:
+            return None
+        self._draws += 1
+        return jax.random.fold_in(self.rng, self._draws)
+
+    def __enter__(self):
+        stack = getattr(_local, "steps", None)
+        if stack is None:
+            stack = _local.steps = []
+        stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _local.steps.pop()
+        return False
+
+
+def current_step() -> Optional[StepContext]:
+    stack = getattr(_local, "steps", None)
+    return stack[-1] if stack else None

@@ -12,10 +12,13 @@ import random
 import jax
 import numpy as np
 
+from ._packing import pack_x_y_sample_weight as pack_x_y_sample_weight
+from ._packing import unpack_x_y_sample_weight as unpack_x_y_sample_weight
 from ._seeding import next_rng_key as next_rng_key
 from .training.plotting import plot_history as plot_history  # matplotlib: the "plot" extra
 
-__all__ = ["enable_compilation_cache", "next_rng_key", "plot_history", "set_random_seed",
+__all__ = ["enable_compilation_cache", "next_rng_key", "pack_x_y_sample_weight", "plot_history",
+           "set_random_seed", "unpack_x_y_sample_weight",
            "to_categorical"]
 
 

@@ -108,3 +108,13 @@ def test_transfer_learning_freezes_then_fine_tunes():
     assert head_only > 0.4  # 5 classes: chance is 0.2
     assert re.search(r"stage 3 .*base moved: True", out), out
     assert "Trainable" in out and "173,344" in out  # summary(show_trainable=True)
+
+
+def test_subclassing_layer_model_and_custom_train_step():
+    out = run_example("subclassing.py")
+    assert find(rf"subclassed model: 6 trainable weights, 109,386 params, test accuracy {NUMBER}",
+                out) > 0.85
+    assert "first Linear's kernel: linear/w (784, 128)" in out
+    loss, train_acc, test_acc = find(rf"custom train_step: final loss {NUMBER}, train accuracy "
+                                     rf"{NUMBER}, test accuracy {NUMBER}", out, count=3)
+    assert loss < 0.5 and train_acc > 0.85 and test_acc > 0.85

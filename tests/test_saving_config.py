@@ -37,6 +37,18 @@ def _x(shape, dtype="float32", seed=0):
     return jnp.asarray(rng.normal(size=shape), dtype)
 
 
+@register_keras_serializable(package="tests_saving_config")
+def lambda_fn_for_tests(x, power=2):
+    return x ** power
+
+
+try:  # Keras's configs name it by the same registered name
+    import keras as _keras
+    _keras.saving.register_keras_serializable(package="tests_saving_config")(lambda_fn_for_tests)
+except ImportError:
+    pass
+
+
 # (class name, constructor kwargs (mostly non-default), input shapes, input dtype, training)
 LAYER_CASES = [
     ("InputLayer", dict(shape=(5,), name="inp", dtype="float32"), (2, 5), "float32", False),
@@ -80,6 +92,15 @@ LAYER_CASES = [
     ("Maximum", dict(), [(2, 4), (2, 4)], "float32", False),
     ("Minimum", dict(), [(2, 4), (2, 4)], "float32", False),
     ("Concatenate", dict(axis=1), [(2, 3), (2, 5)], "float32", False),
+    ("Dense", dict(units=3, kernel_regularizer=kerasx.regularizers.L1L2(0.01, 0.02),
+                   bias_regularizer="l2", activity_regularizer=kerasx.regularizers.L1(0.1),
+                   kernel_constraint=kerasx.constraints.MaxNorm(2.0, axis=0),
+                   bias_constraint="non_neg"), (2, 5), "float32", False),
+    ("BatchNormalization", dict(gamma_regularizer=kerasx.regularizers.L2(0.1),
+                                beta_constraint=kerasx.constraints.UnitNorm()), (4, 3),
+     "float32", True),
+    ("Lambda", dict(function=lambda_fn_for_tests, arguments={"power": 3}), (2, 3), "float32",
+     False),
 ]
 
 
@@ -177,6 +198,7 @@ KERAS_KEY_CASES = [
     ("Add", dict()), ("Subtract", dict()), ("Multiply", dict()), ("Average", dict()),
     ("Maximum", dict()), ("Minimum", dict()), ("Concatenate", dict(axis=1)),
     ("InputLayer", dict(shape=(3, 4))),
+    ("Lambda", dict(function=lambda_fn_for_tests, arguments={"power": 3})),
 ]
 
 
@@ -187,8 +209,7 @@ def test_the_keras_key_cases_cover_every_public_layer_class():
 
 @pytest.mark.parametrize("cls_name,kwargs", KERAS_KEY_CASES, ids=[c[0] for c in KERAS_KEY_CASES])
 def test_config_keys_and_values_match_keras(cls_name, kwargs):
-    """Documented differences: kerasx writes no Keras-only options (regularizers, constraints,
-    quantization, mask_zero, sparse/ragged/optional inputs, BatchNorm renorm/synchronized); its
+    """Documented differences: kerasx writes no Keras-only options (quantization, mask_zero, sparse/ragged/optional inputs, BatchNorm renorm/synchronized); its
     `dtype` is a dtype name where Keras writes a DTypePolicy dict; initializer configs list only
     the arguments kerasx's initializers take."""
     keras = pytest.importorskip("keras")
@@ -203,6 +224,8 @@ def test_config_keys_and_values_match_keras(cls_name, kwargs):
         if key == "dtype":
             policy = theirs["dtype"]
             assert (policy["config"]["name"] if isinstance(policy, dict) else policy) == ours["dtype"]
+        elif key == "function":  # the same registered function
+            assert ours[key]["config"] == theirs[key]["config"]
         elif key.endswith("_initializer"):
             assert ours[key]["class_name"] == theirs[key]["class_name"], key
             assert {k: v for k, v in theirs[key]["config"].items() if k in ours[key]["config"]} \
@@ -218,9 +241,14 @@ def test_keras_only_arguments_are_dropped_at_defaults_and_refused_otherwise():
         layer = getattr(layers, name).from_config(config)  # Keras's own config, dtype policy and all
         assert json_round_trip(layer.get_config()) == json_round_trip(
             getattr(layers, name)(**kwargs, **({"name": config["name"]})).get_config())
-    config = keras.layers.Dense(3, kernel_regularizer="l2").get_config()
-    with pytest.raises(ValueError, match="kernel_regularizer"):
+    config = keras.layers.Dense(3, lora_rank=2).get_config()
+    with pytest.raises(ValueError, match="lora_rank"):
         layers.Dense.from_config(config)
+    # regularizers and constraints are kerasx arguments now: kept, not dropped
+    config = keras.layers.Dense(3, kernel_regularizer="l2").get_config()
+    assert isinstance(deserialize({"class_name": "Dense", "config": config,
+                                   "module": "keras.layers"}).kernel_regularizer,
+                      kerasx.regularizers.L2)
 
 
 # ------------------------------------------------------------------------------ custom objects

@@ -2,12 +2,15 @@
 
 from ._base import KerasTensor as KerasTensor
 from ._base import Layer as Layer
+from .._variables import Variable as Variable
+from .._variables import collect_losses as collect_losses
 from ._core import Activation as Activation
 from ._core import Dense as Dense
 from ._core import Embedding as Embedding
 from ._core import Flatten as Flatten
 from ._core import Input as Input
 from ._core import InputLayer as InputLayer
+from ._core import Lambda as Lambda
 from ._core import Reshape as Reshape
 from ._convolutional import Conv1D as Conv1D
 from ._convolutional import Conv2D as Conv2D

@@ -19,10 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import constraints, regularizers
 from .._types import Params, PRNGKey, Shape, Spec, State
 from . import _tree
 from ._tree import shape_str as shape_str
-from .._variables import CallScope, Variable, WeightSpec, current_scope, scope_of
+from .._variables import (CallScope, Variable, WeightSpec, collect_losses, current_scope,
+                          record_loss, scope_of)
 
 # Stand-in sizes for the unknown (None) dimensions of symbolic tensors: output shapes are
 # computed with each, and an output dimension that differs between the two is unknown too.
@@ -81,13 +83,27 @@ _KERAS_ONLY_ARGS = {
 }
 
 
+def _init_args(cls) -> set:
+    """The keyword arguments the constructors of `cls` and its bases name explicitly."""
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            try:
+                names |= set(inspect.signature(init).parameters)
+            except (TypeError, ValueError):
+                pass
+    return names
+
+
 def _drop_keras_only_args(cls, config: Dict[str, Any]) -> Dict[str, Any]:
     """Drops the Keras-only arguments of `config` that hold their defaults; raises a ValueError
     naming the argument for one that does not (kerasx cannot honour it)."""
     out = {}
     renorm = bool(config.get("renorm", False))
+    accepted = _init_args(cls)
     for key, value in config.items():
-        if key in _KERAS_ONLY_ARGS:
+        if key in _KERAS_ONLY_ARGS and key not in accepted:
             default = _KERAS_ONLY_ARGS[key]
             if value == default or (key.startswith("renorm_") and not renorm):
                 continue
@@ -159,13 +175,16 @@ class Layer:
 
     # True for layers whose training output depends on the whole batch (BatchNormalization).
     uses_batch_statistics = False
+    # True for layers that pass an input mask through unchanged (Keras's `supports_masking`).
+    supports_masking = False
     # True for layers whose `apply` takes the keyword `batch_mask` (BatchNormalization and the
     # models); containers pass it through `apply_layer`, so other layers keep the plain signature.
     takes_batch_mask = False
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[int]] = None,
-                 input_dim: Optional[int] = None, batch_size: Optional[int] = None, **kwargs):
+                 input_dim: Optional[int] = None, batch_size: Optional[int] = None,
+                 activity_regularizer=None, **kwargs):
         object.__setattr__(self, "_tracked", {})
         if kwargs:
             raise TypeError(
@@ -181,6 +200,10 @@ class Layer:
         self._variables: Dict[str, Variable] = {}
         self._structure_built = False             # whether `build` has run (weights known)
         self._inbound_nodes: List["Node"] = []
+        self._regularizers: Dict[str, Any] = {}   # own weight key -> regularizer
+        self._constraints: Dict[str, Any] = {}    # own weight key -> constraint
+        self._last_losses: List[Any] = []         # `add_loss` values of the last eager call
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._trainable = bool(trainable)
         self.dtype = jnp.dtype(dtype or "float32")
         if input_dim is not None and input_shape is None:
@@ -326,6 +349,13 @@ class Layer:
         out, _ = jax.eval_shape(lambda p, s, x: self.apply(p, s, x), params, state, input_spec)
         return out
 
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the layer's output for `inputs` whose mask is `previous_mask` (Keras's
+        `compute_mask`): by default the mask passes through a layer that `supports_masking`
+        and stops at one that does not. A layer that makes a mask (an embedding of padded
+        sequences) overrides it. Pure: called inside `apply` with arrays."""
+        return previous_mask if self.supports_masking else None
+
     def weight_names(self) -> List[Tuple[str, str]]:
         """The layer's own weights in Keras order, as `(collection, key)` pairs where collection
         is "params" (trainable) or "state"; e.g. Dense: [("params", "kernel"), ("params",
@@ -405,6 +435,7 @@ class Layer:
             raise ValueError(
                 f"Layer '{self.name}': the weight name '{name}' is also the key of one of its "
                 "sublayers; choose another name.")
+        regularizer, constraint = self._weight_options(name, regularizer, constraint)
         ws = WeightSpec(name, shape, dtype, initializer, bool(trainable), regularizer, constraint)
         self._weight_specs.append(ws)
         if scope is not None:
@@ -412,6 +443,40 @@ class Layer:
         else:  # outside init (in __init__, or build called by the user): created now
             self._own[ws.collection][name] = _quick_init(ws)
         return self._variable(name, ws.collection)
+
+    def _weight_options(self, weight: str, regularizer=None, constraint=None):
+        """Records the regularizer and constraint of the weight `weight` (names, dicts or
+        callables, as Keras takes them); returns them resolved."""
+        regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
+        if regularizer is not None:
+            self._regularizers[weight] = regularizer
+        if constraint is not None:
+            self._constraints[weight] = constraint
+        return regularizer, constraint
+
+    def _weight_options_config(self, *weights: str) -> Dict[str, Any]:
+        """`{"<weight>_regularizer": ..., "<weight>_constraint": ...}` for a config."""
+        out = {}
+        for w in weights:
+            out[f"{w}_regularizer"] = regularizers.serialize(self._regularizers.get(w))
+            out[f"{w}_constraint"] = constraints.serialize(self._constraints.get(w))
+        return out
+
+    def add_loss(self, loss):
+        """Adds a scalar loss from inside `call` (Keras's `add_loss`): `fit` adds it to the
+        training loss. Under the pure API, collect the losses with
+        `with kerasx.layers.collect_losses() as losses: model.apply(...)`."""
+        for value in jax.tree.leaves(loss):
+            record_loss(jnp.asarray(value))
+
+    @property
+    def losses(self) -> List[Any]:
+        """The losses added by the last eager call (`add_loss`, activity regularizers), then
+        the regularization penalties of the trainable weights, as in Keras."""
+        out = list(self._last_losses)
+        if self.built:
+            out += _tree.regularization_losses(self, _tree.gather(self)[0])
+        return out
 
     def _create_weight(self, scope, ws: WeightSpec, index: int):
         key = jax.random.fold_in(scope.rng if scope.rng is not None else jax.random.key(0), index)
@@ -520,7 +585,10 @@ class Layer:
         argument of the layer (activations by name, initializers as Keras's small dicts).
         A subclass with its own arguments adds them: `{**super().get_config(), "units": ...}`.
         """
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Layer":
@@ -641,8 +709,10 @@ class Layer:
             self._build_for(as_spec(inputs))
         params, state = _tree.gather(self)
         rng = next_rng_key() if training else None
-        out, new_state = apply_layer(self, params, state, inputs, *args, training=training,
-                                     rng=rng, **kwargs)
+        with collect_losses() as added:
+            out, new_state = apply_layer(self, params, state, inputs, *args, training=training,
+                                         rng=rng, **kwargs)
+        self._last_losses = added
         if training:
             _tree.assign(self, params, new_state)
         return out
@@ -716,8 +786,44 @@ def _spec_from_shapes(shapes, dtype=jnp.float32):
     if shapes is None:
         raise ValueError("`build` needs an `input_shape` here.")
     return jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(tuple(1 if d is None else int(d) for d in s), dtype),
+        lambda s: jax.ShapeDtypeStruct((1 if s[0] is None else int(s[0]),) + tuple(
+            _SYMBOLIC_SIZES[0] if d is None else int(d) for d in s[1:]), dtype),
         shapes, is_leaf=is_shape)
+
+
+def makes_masks(layer) -> bool:
+    """Whether the layer computes its own output mask (overrides `compute_mask`)."""
+    return type(layer).compute_mask is not Layer.compute_mask
+
+
+def takes_mask(layer) -> bool:
+    """Whether the layer's `call` (or `apply`) takes the keyword `mask`."""
+    if type(layer).apply is Layer.apply:
+        fn = layer.call
+    else:
+        fn = layer.apply
+    try:
+        return "mask" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def apply_masked(layer, params, state, inputs, in_mask, *, training=False, rng=None,
+                 batch_mask=None):
+    """Runs a layer inside a container with Keras's mask channel: `mask=` goes to a layer
+    whose `call` takes it, and the output mask comes from `compute_mask`.
+
+    Returns:
+        `(outputs, new_state, output_mask)`; the mask is None when no mask reaches or leaves
+        the layer (then nothing extra is traced).
+    """
+    kwargs = {"mask": in_mask} if in_mask is not None and takes_mask(layer) else {}
+    out, new_state = apply_layer(layer, params, state, inputs, training=training, rng=rng,
+                                 batch_mask=batch_mask, **kwargs)
+    out_mask = None
+    if in_mask is not None or makes_masks(layer):
+        out_mask = layer.compute_mask(inputs, in_mask)
+    return out, new_state, out_mask
 
 
 def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args,
@@ -738,7 +844,16 @@ def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args
     """
     if batch_mask is not None and (layer.takes_batch_mask or type(layer).apply is Layer.apply):
         kwargs["batch_mask"] = batch_mask
-    return layer.apply(params, state, inputs, *args, training=training, rng=rng, **kwargs)
+    out, new_state = layer.apply(params, state, inputs, *args, training=training, rng=rng,
+                                 **kwargs)
+    if layer.activity_regularizer is not None:
+        # Keras 3: the penalty of each output, divided by its batch size
+        for value in jax.tree.leaves(out):
+            penalty = jnp.asarray(layer.activity_regularizer(value))
+            if value.ndim > 0 and value.shape[0]:
+                penalty = penalty / jnp.asarray(value.shape[0], penalty.dtype)
+            record_loss(penalty)
+    return out, new_state
 
 
 class Node:

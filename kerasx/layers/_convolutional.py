@@ -101,8 +101,13 @@ class _Conv(Layer):
                  padding: str = "valid", data_format: Optional[str] = None,
                  dilation_rate: IntOrTuple = 1, groups: int = 1, activation=None,
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_regularizer, self.kernel_constraint = self._weight_options(
+            "kernel", kernel_regularizer, kernel_constraint)
+        self.bias_regularizer, self.bias_constraint = self._weight_options(
+            "bias", bias_regularizer, bias_constraint)
         n = self.rank
         self.filters = _check_positive_int(self, "filters", filters)
         self.groups = _check_positive_int(self, "groups", groups)
@@ -220,7 +225,8 @@ class _Conv(Layer):
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **self._weight_options_config("kernel", "bias")}
 
 
 class Conv1D(_Conv):

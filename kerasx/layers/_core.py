@@ -1,6 +1,9 @@
-"""Core layers: Input, Dense, Activation, Flatten, Reshape, Embedding."""
+"""Core layers: Input, Dense, Activation, Flatten, Reshape, Embedding, Lambda."""
 
+import inspect
 import math
+import types
+import warnings
 from typing import Any, Optional, Sequence
 
 import jax
@@ -115,10 +118,18 @@ class Dense(Layer):
         `(batch_size, ..., units)`.
     """
 
+    supports_masking = True  # passes an input mask through, as in Keras
+
     def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.units = _positive_int(self.name, "units", units)
+        self.kernel_regularizer, self.kernel_constraint = self._weight_options(
+            "kernel", kernel_regularizer, kernel_constraint)
+        self.bias_regularizer, self.bias_constraint = self._weight_options(
+            "bias", bias_regularizer, bias_constraint)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -152,7 +163,8 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **self._weight_options_config("kernel", "bias")}
 
 
 class Activation(Layer):
@@ -161,6 +173,8 @@ class Activation(Layer):
     Args:
         activation: an activation name (e.g. "relu") or a callable.
     """
+
+    supports_masking = True  # passes an input mask through, as in Keras
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -261,8 +275,11 @@ class Embedding(Layer):
     """
 
     def __init__(self, input_dim: int, output_dim: int,
-                 embeddings_initializer="uniform", **kwargs):
+                 embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.embeddings_regularizer, self.embeddings_constraint = self._weight_options(
+            "embeddings", embeddings_regularizer, embeddings_constraint)
         self.input_dim = _positive_int(self.name, "input_dim", input_dim)
         self.output_dim = _positive_int(self.name, "output_dim", output_dim)
         if embeddings_initializer == "uniform":
@@ -281,4 +298,101 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": initializers.serialize(self.embeddings_initializer)}
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                **self._weight_options_config("embeddings")}
+
+
+def _is_python_lambda(fn) -> bool:
+    return isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>"
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer (Keras's `Lambda`).
+
+    Args:
+        function: `function(inputs, **arguments)`; it may also take `mask=` and `training=`.
+        output_shape: optional; accepted for Keras compatibility (kerasx infers shapes by
+            tracing the function).
+        mask: optional mask (or function computing it), kept in the config.
+        arguments: optional dict of keyword arguments passed to `function`.
+
+    Saving: a named function (a `def`, registered with `register_keras_serializable` or passed
+    in `custom_objects` when loading) is stored by name. A Python `lambda` cannot be restored:
+    kerasx never runs code read from a file, so loading a Lambda layer holding one (also from
+    Keras's files) is an error that names the layer.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda layer '{self.name}' expects a callable `function`. "
+                            f"Received: {function!r}")
+        self.function = function
+        self._output_shape = output_shape
+        self.mask = mask
+        self.arguments = dict(arguments or {})
+
+    def apply(self, params, state, inputs, *, training=False, rng=None, mask=None):
+        kwargs = dict(self.arguments)
+        sig = _parameters(self.function)
+        if "training" in sig:
+            kwargs["training"] = training
+        if "mask" in sig and mask is not None:
+            kwargs["mask"] = mask
+        return self.function(inputs, **kwargs), state
+
+    def get_config(self):
+        from ..saving._serialization import serialize
+
+        def describe(fn):
+            if _is_python_lambda(fn):
+                warnings.warn(
+                    f"Lambda layer '{self.name}' holds a Python lambda; its config records no "
+                    "code, so the saved model cannot be loaded again. Define the function with "
+                    "`def` and register it (`@kerasx.saving.register_keras_serializable()`).",
+                    stacklevel=3)
+                return {"class_name": "__lambda__", "config": {"code": None}}
+            return serialize(fn)
+
+        config = {**super().get_config(), "function": describe(self.function),
+                  "arguments": dict(self.arguments)}
+        if self._output_shape is not None:
+            config["output_shape"] = (describe(self._output_shape) if callable(self._output_shape)
+                                      else list(self._output_shape))
+        if self.mask is not None:
+            config["mask"] = describe(self.mask) if callable(self.mask) else self.mask
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving._serialization import deserialize
+
+        config = dict(config)
+        name = config.get("name", "lambda")
+
+        def revive(key):
+            value = config.get(key)
+            if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+                raise ValueError(
+                    f"Lambda layer '{name}': its `{key}` is a Python lambda stored as code. "
+                    "kerasx never runs code read from a file. Define the function with `def`, "
+                    "register it with `@kerasx.saving.register_keras_serializable()` (or pass it "
+                    "in `custom_objects`), and save the model again.")
+            if isinstance(value, dict) and "class_name" in value:
+                config[key] = deserialize(value, custom_objects)
+
+        for key in ("function", "output_shape", "mask"):
+            revive(key)
+        if isinstance(config.get("output_shape"), list):
+            config["output_shape"] = tuple(config["output_shape"])
+        if "dtype" in config:
+            from ._base import standardize_dtype_config
+            config["dtype"] = standardize_dtype_config(config["dtype"])
+        return cls(**config)
+
+
+def _parameters(fn):
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}

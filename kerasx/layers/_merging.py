@@ -95,6 +95,20 @@ class _Merge(Layer):
         self._output_shape(self._check_list(input_spec))
         return {}, {}
 
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras's merge of masks: an entry is valid where every input that carries a mask has
+        it valid (None when no input carries one)."""
+        if previous_mask is None:
+            return None
+        masks = [m for m in previous_mask if m is not None] if isinstance(
+            previous_mask, (list, tuple)) else [previous_mask]
+        if not masks:
+            return None
+        out = jnp.asarray(masks[0]).astype(bool)
+        for m in masks[1:]:
+            out = jnp.logical_and(out, jnp.asarray(m).astype(bool))
+        return out
+
     def apply(self, params, state, inputs, *, training=False, rng=None):
         inputs = self._check_list(inputs)
         self._output_shape(inputs)

@@ -94,6 +94,8 @@ class BatchNormalization(Layer):
         >>> y, _ = bn.apply(params, state, x)                       # inference
     """
 
+    supports_masking = True  # passes an input mask through, as in Keras
+
     # Training normalizes with the batch's own statistics, so a padded batch needs `batch_mask`.
     uses_batch_statistics = True
     takes_batch_mask = True
@@ -101,8 +103,13 @@ class BatchNormalization(Layer):
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", **kwargs):
+                 moving_variance_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.beta_regularizer, self.beta_constraint = self._weight_options(
+            "beta", beta_regularizer, beta_constraint)
+        self.gamma_regularizer, self.gamma_constraint = self._weight_options(
+            "gamma", gamma_regularizer, gamma_constraint)
         if not isinstance(axis, int) or isinstance(axis, bool):
             raise ValueError(
                 f"Received an invalid value for `axis` of layer '{self.name}', expected an "
@@ -212,7 +219,8 @@ class BatchNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(
-                    self.moving_variance_initializer)}
+                    self.moving_variance_initializer),
+                **self._weight_options_config("beta", "gamma")}
 
 
 class LayerNormalization(Layer):
@@ -248,9 +256,12 @@ class LayerNormalization(Layer):
         Same as the input shape (dtype: the layer's dtype).
     """
 
+    supports_masking = True  # passes an input mask through, as in Keras
+
     def __init__(self, axis: Union[int, Sequence[int]] = -1, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
-                 gamma_initializer="ones", **kwargs):
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
         rms_scaling = bool(kwargs.pop("rms_scaling", False))
         if rms_scaling:
             warnings.warn(
@@ -272,6 +283,10 @@ class LayerNormalization(Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = rms_scaling
+        self.beta_regularizer, self.beta_constraint = self._weight_options(
+            "beta", beta_regularizer, beta_constraint)
+        self.gamma_regularizer, self.gamma_constraint = self._weight_options(
+            "gamma", gamma_regularizer, gamma_constraint)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 
@@ -376,4 +391,5 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer)}
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                **self._weight_options_config("beta", "gamma")}

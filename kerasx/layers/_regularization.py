@@ -33,6 +33,8 @@ class Dropout(Layer):
         Same as the input shape and dtype.
     """
 
+    supports_masking = True  # passes an input mask through, as in Keras
+
     def __init__(self, rate: float, noise_shape: Optional[Sequence[Optional[int]]] = None,
                  seed: Optional[int] = None, **kwargs):
         super().__init__(**kwargs)

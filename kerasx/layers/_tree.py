@@ -188,3 +188,37 @@ def set_weights_into(layer, params, state, weights, where: str = ""):
                 f"value given has shape {shape_str(w.shape)}.")
         trees[c] = set_path(trees[c], p, jnp.asarray(w, dtype=old.dtype))
     return trees["params"], trees["state"]
+
+
+def regularization_losses(layer, params) -> List[Any]:
+    """The penalties of the regularized weights that train (Keras counts the trainable weights
+    only), computed from `params`: pure, so `jax.grad` sees them."""
+    out = []
+    for path, sub, trainable in walk(layer):
+        if not trainable:
+            continue
+        for key, regularizer in sub._regularizers.items():
+            try:
+                value = get_path(params, path + (key,))
+            except (KeyError, TypeError):
+                continue  # a non-trainable weight
+            out.append(jnp.asarray(regularizer(value), jnp.float32))
+    return out
+
+
+def has_constraints(layer) -> bool:
+    return any(sub._constraints for _, sub, _ in walk(layer))
+
+
+def apply_constraints(layer, params):
+    """`params` with each trainable weight's constraint applied (after an optimizer update)."""
+    for path, sub, trainable in walk(layer):
+        if not trainable:
+            continue
+        for key, constraint in sub._constraints.items():
+            try:
+                value = get_path(params, path + (key,))
+            except (KeyError, TypeError):
+                continue
+            params = set_path(params, path + (key,), constraint(value))
+    return params

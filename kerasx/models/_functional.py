@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 
 import jax
 
-from ..layers._base import KerasTensor, Layer, Node, apply_layer, as_spec, shape_str
+from ..layers._base import KerasTensor, Layer, Node, apply_layer, apply_masked, as_spec, shape_str
 from ..layers._core import InputLayer
 from ._model import Model
 from ..layers._tree import unique_key
@@ -211,21 +211,40 @@ class Functional(Model):
     def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
         """Runs the graph; `batch_mask` (shape `(batch,)`, 0.0 for padding rows) goes to the
         layers that take it (BatchNormalization, nested models)."""
+        outputs, new_state, _ = self.apply_with_masks(params, state, inputs, training=training,
+                                                      rng=rng, batch_mask=batch_mask)
+        return outputs, new_state
+
+    def apply_with_masks(self, params, state, inputs, *, training=False, rng=None,
+                         batch_mask=None):
+        """`apply`, also returning the outputs' Keras masks (in the outputs' structure, None
+        where an output carries none): masks made by layers that compute them flow through the
+        graph to the layers whose `call` takes `mask`, as in Keras."""
         flat = self._standardize_inputs(inputs)
         env = {id(t): x for t, x in zip(_leaves(self._inputs), flat)}
+        masks = {}
         new_state = dict(state)
         for i, node in enumerate(self._nodes):
             key = self._key_of[id(node.layer)]
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
+            in_masks = [masks.get(id(t)) for t in node.input_tensors]
+            in_mask = None if all(m is None for m in in_masks) else (
+                in_masks[0] if _is_kt(node.inputs) else _restructure(node.inputs, in_masks))
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
             node_training = bool(node.call_kwargs.get("training", training)) and training
-            out, new_state[key] = apply_layer(node.layer, params[key], new_state[key], args,
-                                              training=node_training, rng=layer_rng,
-                                              batch_mask=batch_mask)
-            for t, v in zip(node.output_tensors, jax.tree.leaves(out)):
+            out, new_state[key], out_mask = apply_masked(
+                node.layer, params[key], new_state[key], args, in_mask, training=node_training,
+                rng=layer_rng, batch_mask=batch_mask)
+            out_leaves = jax.tree.leaves(out)
+            out_masks = [out_mask] if len(out_leaves) == 1 else (
+                list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(out_leaves))
+            for t, v, m in zip(node.output_tensors, out_leaves, out_masks):
                 env[id(t)] = v
+                if m is not None:
+                    masks[id(t)] = m
         outputs = jax.tree.map(lambda t: env[id(t)], self._outputs, is_leaf=_is_kt)
-        return outputs, new_state
+        output_masks = _map_tensors(lambda t: masks.get(id(t)), self._outputs)
+        return outputs, new_state, output_masks
 
     # ------------------------------------------------------------------ summary
     def _summary_rows(self):
@@ -418,3 +437,9 @@ def _map_tensors(fn, structure):
     if isinstance(structure, (list, tuple)):
         return [_map_tensors(fn, v) for v in structure]
     return structure
+
+
+def _restructure(structure, leaves):
+    """`leaves` (one per KerasTensor of `structure`, in order) in the shape of `structure`."""
+    it = iter(leaves)
+    return _map_tensors(lambda _: next(it), structure)

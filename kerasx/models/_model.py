@@ -11,8 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._packing import unpack_x_y_sample_weight
+from .._variables import collect_losses, current_step
 from ..layers import _tree
-from ..layers._base import KerasTensor, Layer, as_spec, batch_of_one, shape_str
+from ..layers._base import _SYMBOLIC_SIZES, KerasTensor, Layer, as_spec, batch_of_one, shape_str
 from ..layers._tree import trainable_mask as trainable_mask
 from ..layers._tree import weight_paths as weight_paths
 
@@ -83,6 +85,12 @@ class Model(Layer):
         if isinstance(self._output_structure, (list, tuple)):
             return list(flat)
         return flat[0]
+
+    def apply_with_masks(self, params, state, inputs, **kwargs):
+        """`apply`, also returning the outputs' Keras masks (None: a subclassed model passes
+        masks explicitly inside its `call`)."""
+        outputs, new_state = self.apply(params, state, inputs, **kwargs)
+        return outputs, new_state, None
 
     def _check_input_data(self, spec):
         """Checks data against the model's inputs (containers check shapes)."""
@@ -251,6 +259,193 @@ class Model(Layer):
                   f" Non-trainable params: {frozen:,} ({_size_str(4 * frozen)})"]
         for line in lines:
             print_fn(line)
+
+    # ------------------------------------------------------------------ the stateless API (Keras 3, JAX)
+    def _variable_paths(self):
+        """`(trainable, non_trainable)`: the `(collection, path)` of every weight in the order
+        of `trainable_variables` / `non_trainable_variables` (Keras order)."""
+        trainable_at = {path: t for path, _, t in _tree.walk(self)}
+        trainable, frozen = [], []
+        for c, path, _ in weight_paths(self):
+            if c == "params" and trainable_at[path[:-1]]:
+                trainable.append((c, path))
+            else:
+                frozen.append((c, path))
+        return trainable, frozen
+
+    def _trees_from_lists(self, trainable_variables, non_trainable_variables):
+        """`(params, state)` pytrees holding the values of two flat lists in the order of
+        `trainable_variables` / `non_trainable_variables`."""
+        self._ensure_built()
+        t_paths, n_paths = self._variable_paths()
+        for what, paths, values in (("trainable_variables", t_paths, trainable_variables),
+                                    ("non_trainable_variables", n_paths, non_trainable_variables)):
+            if len(values) != len(paths):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(paths)} {what}; received a list of "
+                    f"{len(values)} values. Pass them in the order of `model.{what}`.")
+        trees = dict(zip(("params", "state"), _tree.gather(self)))
+        for (c, path), value in zip(t_paths + n_paths,
+                                    list(trainable_variables) + list(non_trainable_variables)):
+            value = value.value if hasattr(value, "_owner") else value
+            trees[c] = _tree.set_path(trees[c], path, value)
+        return trees["params"], trees["state"]
+
+    def _lists_from_trees(self, params, state):
+        t_paths, n_paths = self._variable_paths()
+        trees = {"params": params, "state": state}
+        return ([_tree.get_path(trees[c], p) for c, p in t_paths],
+                [_tree.get_path(trees[c], p) for c, p in n_paths])
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses: bool = False, training: bool = False, **kwargs):
+        """Runs the model on the values of `trainable_variables` / `non_trainable_variables`
+        (flat lists in the order of the model's), without touching its weights; returns
+        `(outputs, new_non_trainable_variables)` (and the added losses with
+        `return_losses=True`). Pure: use it under `jax.grad` / `jit` (Keras 3's JAX API).
+
+        With `training=True` inside `fit`, randomness (dropout) comes from the step's key;
+        outside `fit`, from a fresh key (`kerasx.utils.set_random_seed` makes it repeatable).
+        """
+        from .._seeding import next_rng_key
+
+        params, state = self._trees_from_lists(trainable_variables, non_trainable_variables)
+        step = current_step()
+        rng = None
+        if training:
+            rng = step.next_key() if step is not None and step.rng is not None else next_rng_key()
+        with collect_losses() as losses:
+            outputs, new_state = self.apply(params, state, *args, training=training, rng=rng,
+                                            **kwargs)
+        if step is not None:
+            step.losses, step.params = list(losses), params
+        else:
+            self._stateless_record = (list(losses), params)
+        new_non_trainable = self._lists_from_trees(params, new_state)[1]
+        if return_losses:
+            return outputs, new_non_trainable, list(losses)
+        return outputs, new_non_trainable
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss: the compiled loss(es) of `y` and `y_pred` (if `compile` got a loss),
+        plus the losses layers added during the preceding `stateless_call` and the
+        regularization penalties, as Keras's `compute_loss` adds `model.losses`."""
+        trainer = self._require_compiled("compute_loss")
+        step = current_step()
+        if step is not None:
+            added, params = step.losses, step.params
+        else:
+            added, params = self.__dict__.pop("_stateless_record", ([], None))
+        if params is None:
+            params = self.params
+        return trainer.compute_loss(y, y_pred, sample_weight, added, params)
+
+    def stateless_compute_loss(self, trainable_variables, non_trainable_variables,
+                               metrics_variables, x=None, y=None, y_pred=None,
+                               sample_weight=None, training=True):
+        """`compute_loss` on given variable values; returns `(loss, (trainable_variables,
+        non_trainable_variables, metrics_variables))` as Keras 3's JAX backend does."""
+        params, _ = self._trees_from_lists(trainable_variables, non_trainable_variables)
+        step = current_step()
+        added = step.losses if step is not None else \
+            self.__dict__.pop("_stateless_record", ([], None))[0]
+        loss = self._require_compiled("compute_loss").compute_loss(y, y_pred, sample_weight,
+                                                                   added, params)
+        return loss, (list(trainable_variables), list(non_trainable_variables),
+                      list(metrics_variables))
+
+    def train_step(self, state, data):
+        """One training step in Keras 3's JAX form: `state` is `(trainable_variables,
+        non_trainable_variables, optimizer_variables, metrics_variables)` (flat lists),
+        `data` the batch; returns `(logs, state)`. Override it to customize `fit` (GANs, VAEs,
+        contrastive models); this default is Keras's (stateless_call, stateless_compute_loss,
+        optimizer.stateless_apply, the metrics of `model.metrics`). A model that overrides
+        neither `train_step` nor `test_step` trains on kerasx's own fused step instead."""
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+
+        def loss_fn(trainable, non_trainable):
+            y_pred, non_trainable = self.stateless_call(trainable, non_trainable, x,
+                                                        training=True)
+            loss, _ = self.stateless_compute_loss(trainable, non_trainable, metrics_variables,
+                                                  x=x, y=y, y_pred=y_pred,
+                                                  sample_weight=sample_weight, training=True)
+            return loss, (y_pred, non_trainable)
+
+        (loss, (y_pred, non_trainable)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            trainable, non_trainable)
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, grads, trainable)
+        logs, metrics_variables = self._stateless_metrics(metrics_variables, loss, x, y, y_pred,
+                                                          sample_weight)
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+    def test_step(self, state, data):
+        """One evaluation step in Keras 3's JAX form: `state` is `(trainable_variables,
+        non_trainable_variables, metrics_variables)`; returns `(logs, state)`."""
+        trainable, non_trainable, metrics_variables = state
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred, non_trainable = self.stateless_call(trainable, non_trainable, x, training=False)
+        loss, _ = self.stateless_compute_loss(trainable, non_trainable, metrics_variables, x=x,
+                                              y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                              training=False)
+        logs, metrics_variables = self._stateless_metrics(metrics_variables, loss, x, y, y_pred,
+                                                          sample_weight)
+        return logs, (trainable, non_trainable, metrics_variables)
+
+    def predict_step(self, state, data):
+        """One prediction step in Keras 3's JAX form: `state` is `(trainable_variables,
+        non_trainable_variables)`; returns `(outputs, non_trainable_variables)`."""
+        trainable, non_trainable = state
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self.stateless_call(trainable, non_trainable, x, training=False)
+
+    def _stateless_metrics(self, metrics_variables, loss, x, y, y_pred, sample_weight):
+        """Keras's metric update of the default steps: the loss tracker gets the loss weighted
+        by the batch size, the other metrics `(y, y_pred, sample_weight)`."""
+        logs, new, start = {}, [], 0
+        for metric in self.metrics:
+            n = len(metric.variables)
+            values = metrics_variables[start:start + n]
+            start += n
+            if metric.name == "loss":
+                batch = jax.tree.leaves(x)[0].shape[0]
+                values = metric.stateless_update_state(values, loss, sample_weight=batch)
+            else:
+                values = metric.stateless_update_state(values, y, y_pred,
+                                                       sample_weight=sample_weight)
+            result = metric.stateless_result(values)
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+            new += list(values)
+        return logs, new
+
+    @property
+    def metrics(self) -> list:
+        """The metric objects of the model, in Keras's order: the loss tracker and the compiled
+        metrics (after `compile`), then the metrics assigned as attributes (`self.loss_tracker =
+        kerasx.metrics.Mean(name="loss")`)."""
+        out = []
+        if self._trainer is not None:
+            out += self._trainer.compiled_metric_objects()
+        for value in vars(self).values():
+            if hasattr(value, "stateless_update_state") and value not in out:
+                out.append(value)
+        return out
+
+    @property
+    def metrics_names(self) -> List[str]:
+        return [m.name for m in self.metrics]
+
+    @property
+    def metrics_variables(self) -> list:
+        return [v for m in self.metrics for v in m.variables]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
 
     # ------------------------------------------------------------------ calling
     def _eager_call(self, inputs, args, kwargs):
@@ -433,13 +628,15 @@ def _size_str(nbytes: int) -> str:
 
 
 def _spec_from_shapes(shapes, dtypes=None):
-    """Input shapes (batch axis None or an int) → ShapeDtypeStructs with a batch of 1."""
+    """Input shapes (batch axis None or an int) → ShapeDtypeStructs with a batch of 1; other
+    unknown dimensions (a sequence length) get the symbolic stand-in size, which weights never
+    depend on and which layers accept (a 'valid' convolution needs room for its kernel)."""
     is_shape = lambda s: isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
     if dtypes is None:
         dtypes = jax.tree.map(lambda s: jnp.float32, shapes, is_leaf=is_shape)
     return jax.tree.map(
         lambda s, d: jax.ShapeDtypeStruct((1 if s[0] is None else s[0],) + tuple(
-            1 if v is None else v for v in s[1:]), d),
+            _SYMBOLIC_SIZES[0] if v is None else v for v in s[1:]), d),
         shapes, dtypes, is_leaf=is_shape)
 
 

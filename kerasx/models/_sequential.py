@@ -4,7 +4,8 @@ from typing import List, Optional, Sequence
 
 import jax
 
-from ..layers._base import KerasTensor, Layer, apply_layer, as_spec, shape_str
+from ..layers._base import (_SYMBOLIC_SIZES, KerasTensor, Layer, apply_layer, apply_masked,
+                             as_spec, shape_str)
 from ..layers._tree import unique_key as unique_key
 from ..layers._core import InputLayer
 from ._model import Model, _spec_from_shapes
@@ -169,22 +170,41 @@ class Sequential(Model):
     def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
         """Runs the layers in order; `batch_mask` (shape `(batch,)`, 0.0 for padding rows) goes
         to the layers that take it (BatchNormalization, nested models)."""
-        self._check_input(as_spec(inputs))
-        x, new_state = inputs, {}
-        for i, (key, layer) in enumerate(self._layer_items()):
-            layer_rng = None if rng is None else jax.random.fold_in(rng, i)
-            x, new_state[key] = apply_layer(layer, params[key], state[key], x, training=training,
-                                            rng=layer_rng, batch_mask=batch_mask)
+        x, new_state, _ = self.apply_with_masks(params, state, inputs, training=training,
+                                                rng=rng, batch_mask=batch_mask)
         return x, new_state
 
+    def apply_with_masks(self, params, state, inputs, *, training=False, rng=None,
+                         batch_mask=None):
+        """`apply`, also returning the output's Keras mask (None when no layer made one)."""
+        self._check_input(as_spec(inputs))
+        x, mask, new_state = inputs, None, {}
+        for i, (key, layer) in enumerate(self._layer_items()):
+            layer_rng = None if rng is None else jax.random.fold_in(rng, i)
+            x, new_state[key], mask = apply_masked(layer, params[key], state[key], x, mask,
+                                                   training=training, rng=layer_rng,
+                                                   batch_mask=batch_mask)
+        return x, new_state, mask
+
     def _summary_rows(self):
-        spec = _spec_from_shapes(self._input_shape, self._input_dtype)
+        # Unknown input dimensions (a sequence length) run at two stand-in sizes: an output
+        # dimension that follows them is unknown too, as Keras prints it (None).
+        known = _spec_from_shapes(self._input_shape, self._input_dtype)
+        other = jax.tree.map(
+            lambda s, full: jax.ShapeDtypeStruct(tuple(
+                _SYMBOLIC_SIZES[1] if d is None and i else s.shape[i]
+                for i, d in enumerate(full)), s.dtype), known, self._input_shape,
+            is_leaf=lambda t: isinstance(t, jax.ShapeDtypeStruct))
+        specs = [known, other]
         rows = []
         params, state = self._trees()
         for key, layer in self._layer_items():
             p, s = params[key], state[key]
-            spec = jax.eval_shape(lambda p_, s_, x_: layer.apply(p_, s_, x_)[0], p, s, spec)
-            shape = shape_str((None,) + tuple(spec.shape[1:]))
+            specs = [jax.eval_shape(lambda p_, s_, x_: layer.apply(p_, s_, x_)[0], p, s, spec)
+                     for spec in specs]
+            dims = [d if d == specs[1].shape[i] else None
+                    for i, d in enumerate(specs[0].shape)]
+            shape = shape_str((None,) + tuple(dims[1:]))
             n = sum(int(a.size) for a in jax.tree.leaves((p, s)))
             rows.append((f"{key} ({type(layer).__name__})", shape, n))
         return rows

@@ -29,7 +29,7 @@ CustomObjects = Optional[Dict[str, Any]]
 # --------------------------------------------------------------------------------- built-ins
 def _builtin_tables():
     """{name: object} for kerasx's public layers, models, initializers and activations."""
-    from .. import activations, initializers, layers, models
+    from .. import activations, constraints, initializers, layers, models, regularizers
     from ..layers._base import Layer
 
     layer_table = {k: v for k, v in vars(layers).items()
@@ -37,6 +37,8 @@ def _builtin_tables():
     model_table = {"Sequential": models.Sequential, "Functional": models.Functional,
                    "Model": models.Functional}
     init_table = {cls.__name__: cls for cls in initializers._INITIALIZERS.values()}
+    init_table.update(regularizers._CLASSES)   # no name clashes between these three
+    init_table.update(constraints._CLASSES)
     return layer_table, model_table, init_table, dict(activations._ACTIVATIONS)
 
 
@@ -48,6 +50,8 @@ def _builtin_module(cls) -> Optional[str]:
     for module, table in (("kerasx.models", model_table), ("kerasx.layers", layer_table),
                           ("kerasx.initializers", init_table)):
         if table.get(cls.__name__) is cls:
+            if module == "kerasx.initializers":  # regularizers and constraints share the table
+                module = cls.__module__
             return module
     return None
 
@@ -199,7 +203,8 @@ def _retrieve_class(class_name: str, registered_name: Optional[str], module: Opt
         return cls
     if _is_keras_module(module):
         layer_table, model_table, init_table, _ = _builtin_tables()
-        tables = (init_table, model_table, layer_table) if module and "initializers" in module \
+        tables = (init_table, model_table, layer_table) if module and any(
+            m in module for m in ("initializers", "regularizers", "constraints")) \
             else (model_table, layer_table, init_table)
         for table in tables:
             if class_name in table:

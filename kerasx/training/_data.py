@@ -6,13 +6,15 @@ real samples, so the jitted programs see one shape per fit (one trace) while los
 BatchNormalization's statistics count real samples only.
 
 Two feeds hand the trainer *executions* (runs of consecutive batches for one jitted call):
-- `DeviceFeed`: arrays that fit the device budget are placed on the device once; each epoch is
-  a permutation, and batches are gathered on the device inside the jitted loop.
+- `DeviceFeed`: arrays that fit the device budget are placed on the device once; each pass over
+  them is a permutation, and batches are gathered on the device inside the jitted loop.
 - `StreamFeed`: larger arrays (`ArrayBatches`) and Python iterables (`IterableBatches`) are
   batched on the host and sent a chunk of batches at a time, one chunk ahead.
+An epoch is one pass, or with `steps_per_epoch` a window of a pass (`epoch_window`).
 """
 
 import collections
+import itertools
 import math
 from typing import Iterator, Optional
 
@@ -87,7 +89,7 @@ class ArrayBatches:
         x, y, sample_weight: pytrees of arrays with a common leading axis (y, sample_weight may
             be None).
         batch_size: samples per batch; the last batch is padded to it.
-        shuffle: whether each epoch visits the samples in a new random order.
+        shuffle: whether each pass over the data visits the samples in a new random order.
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False):
@@ -102,10 +104,11 @@ class ArrayBatches:
         bs = self.batch_size
         return take(self.x, slice(0, bs)), None if self.y is None else take(self.y, slice(0, bs))
 
-    def epoch(self, rng: Optional[np.random.Generator] = None) -> Iterator[tuple]:
+    def epoch(self, rng: Optional[np.random.Generator] = None, first: int = 0) -> Iterator[tuple]:
+        """The batches of one pass over the samples, from batch `first` on."""
         order = rng.permutation(self.n) if (self.shuffle and rng is not None) else np.arange(self.n)
         bs = self.batch_size
-        for step in range(self.steps):
+        for step in range(first, self.steps):
             idx = order[step * bs:(step + 1) * bs]
             count = len(idx)
             mask = np.ones((bs,), np.float32)
@@ -151,8 +154,13 @@ class IterableBatches:
         for item in self.data:  # not `yield from`: closing this must not close self.data
             yield item
 
-    def epoch(self, rng=None) -> Iterator[tuple]:
-        for i, item in enumerate(self._items()):
+    def epoch(self, rng=None, first: int = 0) -> Iterator[tuple]:
+        """The batches of one pass over the iterable, from batch `first` on: a re-iterable is
+        read afresh and its first batches skipped; a one-shot iterator is already past them."""
+        items = self._items()
+        if first and not self._one_shot:
+            items = itertools.islice(items, first, None)
+        for i, item in enumerate(items, start=0 if self._one_shot else first):
             x, y, sw, mask, n = _parse_item(item, i)
             bs = max(n, self.batch_size or 0)
             self.batch_size = bs
@@ -193,6 +201,27 @@ def _check_batch_size(batch_size, n):
 # predict). `data = {"x", "y", "sw"}` holds sample rows; `order[i]` (steps, batch) holds the
 # row indices of batch i and `valid[i]` marks real (1.0) and padding (0.0) rows; the call
 # runs batches lo..hi-1.
+
+
+def epoch_window(batches_per_pass: Optional[int], steps_per_epoch: Optional[int], epoch: int):
+    """Which batches epoch `epoch` of a fit trains on, as Keras's epoch iterator serves them:
+    `(pass, first, count)`, batches `first..first+count-1` of pass `pass` over the data.
+
+    Without `steps_per_epoch` every epoch is one pass. With it, the next epoch carries on where
+    the last one stopped; the epoch that reaches the end of the data runs only the batches left
+    (Keras warns that the input ran out), and the epoch after it starts a new pass (reshuffled
+    when shuffling). 10 batches with `steps_per_epoch=3`: epochs run batches 0-2, 3-5, 6-8, 9,
+    then 0-2 of the next pass. `epoch` counts from the fit's first epoch; the window depends
+    on nothing else, so a resumed fit lands where the uninterrupted one would be.
+    A generator of unknown length (`batches_per_pass=None`) continues by itself: `(epoch, 0,
+    steps_per_epoch)`.
+    """
+    if steps_per_epoch is None or batches_per_pass is None:
+        return epoch, 0, steps_per_epoch if batches_per_pass is None else batches_per_pass
+    epochs_per_pass = -(-batches_per_pass // steps_per_epoch)
+    pass_index, position = divmod(epoch, epochs_per_pass)
+    first = position * steps_per_epoch
+    return pass_index, first, min(steps_per_epoch, batches_per_pass - first)
 
 
 def _device_permutation_fn(seed, epoch, n):
@@ -268,7 +297,8 @@ def _pads_on_host() -> bool:
 
 
 class DeviceFeed:
-    """An array dataset placed on the device once; each epoch is a device-side permutation.
+    """An array dataset placed on the device once; each pass over it is a device-side
+    permutation.
 
     Batches are gathered from the resident arrays inside the jitted loop, so nothing but two
     step numbers crosses from the host per execution.
@@ -294,8 +324,11 @@ class DeviceFeed:
         return take(self.x, slice(0, bs)), None if self.y is None else take(self.y, slice(0, bs))
 
     def executions(self, steps_per_execution: int, limit: Optional[int] = None,
-                   seed: Optional[int] = None, epoch: int = 0):
-        """Yields the executions of one epoch (shuffled by `(seed, epoch)` when shuffling)."""
+                   seed: Optional[int] = None, epoch: int = 0, first: int = 0):
+        """Yields the executions over at most `limit` batches of pass `epoch` over the data
+        (shuffled by `(seed, epoch)` when shuffling), from its batch `first` on. Execution
+        bounds `start, stop` count from `first`; the jitted call runs order rows
+        `first + start .. first + stop - 1`."""
         if self.shuffle and seed is not None:
             perm = epoch_permutation(seed, epoch, self.n)
             order, valid = _batch_order(perm, self.n, self.order_steps, self.batch_size)
@@ -303,12 +336,13 @@ class DeviceFeed:
             if self._fixed_order is None:
                 self._fixed_order = _batch_order(None, self.n, self.order_steps, self.batch_size)
             order, valid = self._fixed_order
-        steps = self.steps if limit is None else min(self.steps, limit)
+        steps = self.steps - first if limit is None else min(self.steps - first, limit)
         bs, n = self.batch_size, self.n
         for start in range(0, steps, steps_per_execution):
             stop = min(start + steps_per_execution, steps)
-            rows = lambda start=start, stop=stop: np.arange(start * bs, stop * bs) < n
-            yield start, stop, (self.data, order, valid, np.int32(start), np.int32(stop)), rows
+            lo, hi = first + start, first + stop
+            rows = lambda lo=lo, hi=hi: np.arange(lo * bs, hi * bs) < n
+            yield start, stop, (self.data, order, valid, np.int32(lo), np.int32(hi)), rows
 
 
 class StreamFeed:
@@ -329,10 +363,10 @@ class StreamFeed:
     def first(self):
         return self.batches.first()
 
-    def _chunks(self, k, limit, rng):
+    def _chunks(self, k, limit, rng, first=0):
         """Host chunks: up to k batches padded to one size, stacked into flat sample rows."""
         chunk, done = [], 0
-        for batch in self.batches.epoch(rng):
+        for batch in self.batches.epoch(rng, first):
             if chunk and len(batch[3]) != len(chunk[0][3]):  # a larger batch: start a new chunk
                 yield self._stack(chunk, k)
                 chunk = []
@@ -364,12 +398,13 @@ class StreamFeed:
         return self._orders[(k, bs)]
 
     def executions(self, steps_per_execution: int, limit: Optional[int] = None,
-                   seed: Optional[int] = None, epoch: int = 0):
-        """Yields the executions of one epoch (shuffled by `(seed, epoch)` when shuffling)."""
+                   seed: Optional[int] = None, epoch: int = 0, first: int = 0):
+        """Yields the executions over at most `limit` batches of pass `epoch` over the data
+        (shuffled by `(seed, epoch)` when shuffling), from its batch `first` on."""
         rng = None if seed is None else np.random.default_rng([seed, epoch])
         start = 0
         for (data, valid, n_batches), host_valid in _prefetched(
-                self._chunks(steps_per_execution, limit, rng)):
+                self._chunks(steps_per_execution, limit, rng, first)):
             k, bs = host_valid.shape
             rows = lambda hv=host_valid, m=n_batches: hv[:m].reshape(-1) > 0
             yield (start, start + n_batches,

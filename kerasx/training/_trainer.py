@@ -27,15 +27,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import _custom_steps
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._data import (IterableBatches, StreamFeed, is_iterable_dataset, make_feed, num_samples,
-                    split_validation, to_numpy_tree)
+from ._data import (IterableBatches, StreamFeed, epoch_window, is_iterable_dataset, make_feed,
+                    num_samples, split_validation, to_numpy_tree)
 from .._jit import quick_jit
+from .._variables import collect_losses
 from ..layers import _tree
-from ..layers._base import as_spec, batch_of_one
+from ..layers._base import as_spec, batch_of_one, makes_masks
 
 
 def _per_output(spec, names: List[str], what: str, default=None) -> List[Any]:
@@ -120,6 +122,7 @@ class Trainer:
         self.opt_state = None
         self._opt_structure_cache = None  # (optimizer, weight structure, its state's structure)
         self._train_exec = self._test_exec = None
+        self.custom_steps = False  # the model's own train_step / test_step (set by _build)
         self._masked_execs = {}
         self._ts = None            # the live train state while `fit` runs (for callbacks)
         self._shuffle_seed = None  # the running fit's shuffle seed (see `training_state`)
@@ -134,12 +137,15 @@ class Trainer:
         key = tuple((tuple(np.shape(y)[1:]), str(y.dtype)) for y in y_flat)
         if self._built_for == key:
             return
-        if self._loss_spec is None:
+        self.custom_steps = _custom_steps.overrides(model, "train_step") or \
+            _custom_steps.overrides(model, "test_step")
+        if self._loss_spec is None and not self.custom_steps:
             raise ValueError(
                 f"Model '{model.name}' was compiled without a `loss`; pass one to `compile()`, "
                 "e.g. loss='sparse_categorical_crossentropy'."
             )
-        loss_list = _per_output(self._loss_spec, names, "loss")
+        loss_list = ([None] * len(names) if self._loss_spec is None else
+                     _per_output(self._loss_spec, names, "loss"))
         weights = _per_output(self._loss_weights if self._loss_weights is not None else 1.0,
                               names, "loss_weights", default=1.0)
         self.losses = [None if l is None else losses_module.get(l) for l in loss_list]
@@ -175,9 +181,14 @@ class Trainer:
             self.loop_train_steps = not _cpu_conv_gradients(model)
         else:
             self.loop_train_steps = bool(self._loop_setting)
-        self._train_exec = jax.jit(self._make_train_exec(self.optimizer), donate_argnums=_donate())
         self._masked_execs = {}
-        self._test_exec = jax.jit(self._make_test_exec(), donate_argnums=_donate())
+        if self.custom_steps:  # the model's own train_step / test_step (Keras 3's JAX form)
+            self._train_exec = None
+            self._test_exec = _CustomTestExec(self)
+        else:
+            self._train_exec = jax.jit(self._make_train_exec(self.optimizer),
+                                       donate_argnums=_donate())
+            self._test_exec = jax.jit(self._make_test_exec(), donate_argnums=_donate())
         self._predict_exec = None
 
     def _check_labels(self, y_flat, pred_shapes):
@@ -188,13 +199,30 @@ class Trainer:
                 losses_module.check_labels(loss, np.shape(y), ps, sample)
 
     # ------------------------------------------------------------------ the pure steps
-    def _losses_and_total(self, y_flat, p_flat, weight, mask, count):
+    def _apply(self, params, state, x, **kwargs):
+        """The model's forward pass; with its output masks (flat, per output) when a layer of
+        the model makes masks, else None (and the plain `apply` is traced)."""
+        model = self.model
+        if not any(makes_masks(layer) for _, layer, _ in _tree.walk(model)):
+            y_pred, new_state = model.apply(params, state, x, **kwargs)
+            return y_pred, new_state, None
+        y_pred, new_state, masks = model.apply_with_masks(params, state, x, **kwargs)
+        flat = None if masks is None else model._flatten_outputs(masks)
+        return y_pred, new_state, flat
+
+    def _losses_and_total(self, y_flat, p_flat, weight, mask, count, out_masks=None):
         per_output, total = [], 0.0
-        for loss, w, y, p in zip(self.losses, self.loss_weights, y_flat, p_flat):
+        out_masks = out_masks or [None] * len(p_flat)
+        for loss, w, y, p, out_mask in zip(self.losses, self.loss_weights, y_flat, p_flat,
+                                           out_masks):
             if loss is None:
                 continue
             reduction = getattr(loss, "reduction", None) or "sum_over_batch_size"
             values, loss_mask = loss.per_sample_with_mask(y, p)
+            if out_mask is not None:  # Keras: the output's mask selects the entries that count
+                out_mask = jnp.asarray(out_mask).astype(bool)
+                loss_mask = out_mask if loss_mask is None else jnp.logical_and(
+                    jnp.asarray(loss_mask).astype(bool), out_mask)
             if jnp.ndim(values) == 0 and jnp.ndim(p) == 1:
                 value = _rank1_loss(loss, y, p, weight, mask, count, reduction)
             else:
@@ -210,6 +238,8 @@ class Trainer:
         return self._metrics_init_jit()
 
     def _metrics_zeros(self):
+        if self.custom_steps:  # the variables of `model.metrics`, flat (Keras's metrics_variables)
+            return _custom_steps.metric_values(self.model)
         n_losses = len(self.loss_names)
         zero = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
         return {"losses": [zero] * n_losses, "metrics": [m.init() for _, _, m, _ in self.metrics]}
@@ -218,20 +248,53 @@ class Trainer:
         count_f = jnp.asarray(count, jnp.float32)
         values = [total] + (per_output if len(self.loss_names) > 1 else [])
         losses = [(t + v * count_f, c + count_f) for (t, c), v in zip(mstate["losses"], values)]
-        metrics = [m.update(s, y_flat[i], p_flat[i], weight if weighted else mask)
+        metrics = [_keras_metric_update(m, s, y_flat[i], p_flat[i], weight, mask, count, weighted)
+                   if m._keras_style() else
+                   m.update(s, y_flat[i], p_flat[i], weight if weighted else mask)
                    for (i, _, m, weighted), s in zip(self.metrics, mstate["metrics"])]
         return {"losses": losses, "metrics": metrics}
 
     def _metrics_result(self, mstate) -> Dict[str, jax.Array]:
         logs = {name: t / jnp.maximum(c, 1.0) for name, (t, c) in zip(self.loss_names, mstate["losses"])}
         for (_, name, m, _), s in zip(self.metrics, mstate["metrics"]):
-            logs[name] = m.result(s)
+            logs[name] = metrics_module.metric_result(m, s)
         return logs
+
+    # ------------------------------------------------------------------ the stateless model API
+    def compute_loss(self, y, y_pred, sample_weight, added, params):
+        """`model.compute_loss`: the compiled loss of one batch (every row real) plus the
+        losses layers added and the regularization penalties of `params`."""
+        model = self.model
+        p_flat = model._flatten_outputs(y_pred)
+        total = jnp.zeros((), jnp.float32)
+        if self._loss_spec is not None and y is not None:
+            y_flat = _flatten_targets(model, y)
+            if self._built_for is None:
+                self._build(y_flat, [tuple(p.shape) for p in p_flat])
+            n = jnp.shape(p_flat[0])[0]
+            mask = jnp.ones((n,), jnp.float32)
+            weight = mask if sample_weight is None else mask * jnp.asarray(sample_weight,
+                                                                            jnp.float32)
+            total, _ = self._losses_and_total(y_flat, p_flat, weight, mask, n)
+        return _add_model_losses(jnp.asarray(total, jnp.float32), added, model, params)
+
+    def compiled_metric_objects(self) -> list:
+        """Keras's compiled entries of `model.metrics`: the loss tracker (with a compiled loss)
+        and "compile_metrics" (with compiled metrics); the same objects on every call."""
+        if getattr(self, "_metric_objects", None) is None:
+            objects = []
+            if self._loss_spec is not None:
+                objects.append(_custom_steps.LossTracker())
+            if any(self._metric_specs):
+                objects.append(_custom_steps.CompileMetrics(self))
+            self._metric_objects = objects
+        return self._metric_objects
 
     def _make_train_step(self, tx):
         """The pure step `train_step(train_state, batch) -> train_state`."""
         model = self.model
         batch_stats = _uses_batch_statistics(model)
+        constrained = _tree.has_constraints(model)
 
         def train_step(ts, batch, step_number):
             x, y, weight, mask, count = batch
@@ -242,16 +305,22 @@ class Trainer:
             extra = {"batch_mask": mask} if batch_stats else {}
 
             def loss_fn(params):
-                y_pred, new_state = model.apply(params, ts["state"], x, training=True,
-                                                rng=step_rng, **extra)
+                with collect_losses() as added:
+                    y_pred, new_state, out_masks = self._apply(params, ts["state"], x,
+                                                               training=True, rng=step_rng,
+                                                               **extra)
                 p_flat = model._flatten_outputs(y_pred)
-                total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count)
+                total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count,
+                                                           out_masks)
+                total = _add_model_losses(total, added, model, params)
                 return total, (p_flat, new_state, per_output)
 
             (total, (p_flat, new_state, per_output)), grads = jax.value_and_grad(
                 loss_fn, has_aux=True)(ts["params"])
             updates, opt_state = tx.update(grads, ts["opt_state"], ts["params"])
             params = optax.apply_updates(ts["params"], updates)
+            if constrained:  # Keras applies constraints after each update
+                params = _tree.apply_constraints(model, params)
             mstate = self._metrics_update(ts["metrics"], total, per_output, y_flat, p_flat,
                                           weight, mask, count)
             return {"params": params, "state": new_state, "opt_state": opt_state, "rng": ts["rng"],
@@ -287,9 +356,12 @@ class Trainer:
             def body(i, m):
                 x, y, weight, mask, count = _gather(data, order, valid, i)
                 y_flat = _flatten_targets(model, y)
-                y_pred, _ = model.apply(params, state, x, training=False)
+                with collect_losses() as added:
+                    y_pred, _, out_masks = self._apply(params, state, x, training=False)
                 p_flat = model._flatten_outputs(y_pred)
-                total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count)
+                total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count,
+                                                           out_masks)
+                total = _add_model_losses(total, added, model, params)
                 return self._metrics_update(m, total, per_output, y_flat, p_flat, weight, mask,
                                             count)
 
@@ -305,6 +377,12 @@ class Trainer:
         Frozen weights get zero updates (`optax.multi_transform` with `set_to_zero`); one
         execution is compiled per distinct freezing pattern and reused.
         """
+        if self.custom_steps:  # frozen weights are not in trainable_variables: no masking
+            key = ("custom", getattr(self, "_train_rows", None))
+            if key not in self._masked_execs:
+                self._masked_execs[key] = (self.optimizer, jax.jit(
+                    _custom_steps.make_train_exec(self, key[1]), donate_argnums=_donate()))
+            return self._masked_execs[key]
         tx, key = self.tx_for_trainable()
         if key is None:
             return tx, self._train_exec
@@ -328,6 +406,7 @@ class Trainer:
         """Builds the model and the steps from the first batch; returns the predictions' shapes."""
         x, y = feed.first()
         model = self.model
+        self._eval_rows = _partial_rows(feed)
         x_spec = as_spec(x)
         model._ensure_built(x_spec)
         model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
@@ -384,6 +463,7 @@ class Trainer:
         if class_weight is not None:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
         feed = self._feed(x, y, sample_weight, batch_size, shuffle)
+        self._train_rows = _partial_rows(feed)
         self._prepare(feed)
         val_feed, val_steps = None, None
         if validation_data is not None:
@@ -424,9 +504,11 @@ class Trainer:
                           "fresh optimizer state.", stacklevel=4)
             self.opt_state = None
         params, state = copy(model.params), copy(model.state)  # donated buffers must be private
+        # a custom train_step's optimizer runs over the list of trainable values
+        over = model._lists_from_trees(params, state)[0] if self.custom_steps else params
         if self.opt_state is None or jax.tree.structure(self.opt_state) != self._opt_structure(
-                tx, params):
-            self.opt_state = quick_jit(tx.init)(params)
+                tx, over):
+            self.opt_state = quick_jit(tx.init)(over)
         if self._pending_lr is not None:
             self.opt_state = optimizers_module.replace_learning_rate(self.opt_state, self._pending_lr)
             self._pending_lr = None
@@ -466,7 +548,10 @@ class Trainer:
         """Keras's return value: the dict, a scalar loss, or [loss, *metrics] in order."""
         if return_dict:
             return logs
-        values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
+        if self.custom_steps:
+            values = list(logs.values())
+        else:
+            values = [logs[k] for k in self.loss_names + [n for _, n, _, _ in self.metrics]]
         return values[0] if len(values) == 1 else values
 
     def _fit_loop(self, ts, feed, validation, tx, train_exec, epochs, verbose, callbacks,
@@ -483,12 +568,18 @@ class Trainer:
             list(callbacks or []) + [history], add_progbar=verbose != 0, model=model,
             verbose=verbose, epochs=epochs, steps=steps)
         spe = self._execution_length(feed, callbacks, "train", verbose)
+        # Validation runs as Keras's `evaluate(callbacks=<this list>)`: user callbacks get the
+        # test hooks, in executions as `evaluate` makes them (the progress bar stays silent).
+        val_spe = None if val_feed is None else \
+            self._execution_length(val_feed, callbacks, "test", 0, val_steps)
         if steps_per_epoch is not None and feed.steps is not None and steps_per_epoch > feed.steps:
             warnings.warn(f"steps_per_epoch={steps_per_epoch} is more than the {feed.steps} "
                           f"batches of {feed.batch_size} that the data holds: each epoch runs "
                           f"{feed.steps} batches.", stacklevel=4)
         model.stop_training = False
         model._initial_epoch = None
+        fit_start = initial_epoch  # where the data windows count from (see `epoch_window`)
+        short_epoch_warned = False
         cbs.on_train_begin()
         # A callback may resume an interrupted run (BackupAndRestore): it restores the train
         # state through `restore_training_state` and sets the epoch to start from, as in Keras.
@@ -504,7 +595,21 @@ class Trainer:
             if steps is not None:  # else (a generator of unknown length) count on
                 first_step = epoch * steps
             logs, ran = {}, 0
-            for start, stop, args, _ in feed.executions(spe, steps_per_epoch, shuffle_seed, epoch):
+            # With `steps_per_epoch`, epochs carry on through the data as in Keras; the window
+            # is a function of the epoch, so a resumed fit reads the same batches.
+            pass_index, first, count = epoch_window(feed.steps, steps_per_epoch,
+                                                    max(epoch - fit_start, 0))
+            if (not short_epoch_warned and steps_per_epoch is not None and feed.steps is not None
+                    and count < min(steps_per_epoch, feed.steps)):
+                short_epoch_warned = True
+                warnings.warn(
+                    f"steps_per_epoch={steps_per_epoch} does not divide the {feed.steps} batches "
+                    f"of {feed.batch_size} that the data holds: as in Keras, each epoch carries "
+                    f"on through the data, an epoch that reaches its end (epoch {epoch + 1}) "
+                    f"runs the {count} batch(es) left, and the next one starts a new pass.",
+                    stacklevel=4)
+            for start, stop, args, _ in feed.executions(spe, count, shuffle_seed,
+                                                        fit_start + pass_index, first):
                 cbs.on_train_batch_begin(start)
                 ts = self._adopt_callback_changes()
                 data, order, valid, lo, hi = args
@@ -530,8 +635,10 @@ class Trainer:
             epoch_logs = {k: float(v) for k, v in logs.items()}
             self.opt_state = ts["opt_state"]
             if val_feed is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_feed(val_feed, ts["params"], ts["state"],
-                                               steps=val_steps)
+                cbs.on_test_begin()
+                val_logs = self._evaluate_feed(val_feed, ts["params"], ts["state"], cbs, val_spe,
+                                               val_steps)
+                cbs.on_test_end(val_logs)
                 if not val_logs:
                     warnings.warn(f"`validation_data` ran out of batches: epoch {epoch + 1} has "
                                   "no validation logs. A generator serves its batches once; "
@@ -679,6 +786,13 @@ class BoundOptimizer:
 
     lr = learning_rate  # the Keras 2 alias
 
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """One update of `trainable_variables` (flat, in `model.trainable_variables` order)
+        by `grads`; returns `(trainable_variables, optimizer_variables)` (Keras 3's JAX API,
+        for a custom `train_step`). Pure; constraints are applied after the update."""
+        return _custom_steps.stateless_apply(self._trainer, optimizer_variables, grads,
+                                             trainable_variables)
+
     @property
     def iterations(self) -> int:
         return self._trainer.get_iterations()
@@ -703,6 +817,54 @@ def _gather(data, order, valid, i):
 def _uses_batch_statistics(layer) -> bool:
     """Whether any layer normalizes with statistics of the batch when training (BatchNorm)."""
     return _tree.uses_batch_statistics(layer)
+
+
+def _partial_rows(feed):
+    """The real size of the last batch of an array feed when it does not fill a batch (a
+    custom train_step sees it at that size, as in Keras), else None."""
+    n, bs = getattr(feed, "n", None), getattr(feed, "batch_size", None)
+    if not isinstance(n, int) or not isinstance(bs, int) or n % bs == 0:
+        return None
+    return n % bs
+
+
+class _CustomTestExec:
+    """The test execution of a model with its own steps: one jitted program per size of the
+    partial last batch of the data being evaluated (None when every batch is full)."""
+
+    def __init__(self, trainer):
+        self._trainer = trainer
+        self._execs = {}
+
+    def __call__(self, *args):
+        rows = getattr(self._trainer, "_eval_rows", None)
+        if rows not in self._execs:
+            self._execs[rows] = jax.jit(_custom_steps.make_test_exec(self._trainer, rows))
+        return self._execs[rows](*args)
+
+
+def _keras_metric_update(metric, state, y_true, y_pred, weight, mask, count, weighted):
+    """A Keras-style metric's update as Keras calls it: `sample_weight` only for weighted
+    metrics; the padding rows of a padded last batch are masked out with a per-row weight
+    (the one batch where kerasx must pass a weight Keras would not)."""
+    if weighted:
+        return metric.update(state, y_true, y_pred, weight)
+    row_mask = mask.reshape(mask.shape + (1,) * (jnp.ndim(y_pred) - 1))
+    return jax.lax.cond(count == mask.shape[0],
+                        lambda: metric.update(state, y_true, y_pred),
+                        lambda: metric.update(state, y_true, y_pred, row_mask))
+
+
+def _add_model_losses(total, added, model, params):
+    """The data loss plus the losses layers added (`add_loss`, activity regularizers) and the
+    weight regularization penalties, as Keras's `compute_loss` adds `model.losses`; the loss
+    reported by `fit`/`evaluate` includes them. Nothing is added (and the compiled step is
+    unchanged) for a model without any."""
+    extra = [jnp.sum(jnp.asarray(v, jnp.float32)) for v in added]
+    extra += _tree.regularization_losses(model, params)
+    for value in extra:
+        total = total + value.astype(total.dtype)
+    return total
 
 
 def _same_leaves(a, b) -> bool:
@@ -875,8 +1037,12 @@ def _predict_exec(model):
     fn = getattr(model, "_predict_jit", None)
     if fn is None:
         def predict_exec(params, state, data, order, valid, lo, hi, length):
+            custom = _custom_steps.overrides(model, "predict_step")
+
             def one(i):
                 x = jax.tree.map(lambda a: a[order[jnp.minimum(i, hi - 1)]], data["x"])
+                if custom:  # Keras 3's JAX form: (outputs, non_trainable_variables)
+                    return _custom_steps.run_predict_step(model, params, state, x)
                 return model.apply(params, state, x, training=False)[0]
             return jax.lax.map(one, lo + jnp.arange(length))
         fn = jax.jit(predict_exec, static_argnames="length")

@@ -19,12 +19,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kerasx._variables import CallScope, Variable
 from kerasx.training import losses as losses_lib
 from kerasx.training.losses import squeeze_or_expand_to_same_rank
 
 __all__ = [
     "MeanState",
     "Metric",
+    "metric_result",
     "Mean",
     "MeanMetricWrapper",
     "Accuracy",
@@ -179,26 +181,165 @@ class MeanState(NamedTuple):
 
 
 class Metric:
-    """Base class of streaming metrics: pure `init`, `update`, `result`.
+    """Base class of metrics, with two faces over one state.
+
+    - Keras's stateful API: create state in `__init__` with `self.add_variable(...)`, then
+      `update_state(y_true, y_pred, sample_weight=None)`, `result()`, `reset_state()`,
+      `variables`, and the stateless forms `stateless_update_state(variables, ...)`,
+      `stateless_result(variables)`, `stateless_reset_state()` (flat lists, in `variables`
+      order, as Keras 3's JAX backend defines them).
+    - The pure API that `fit` compiles: `init() -> state`, `update(state, ...) -> state`,
+      `result(state) -> value` (jit-safe).
+
+    A subclass writes one face and gets the other: a Keras-style subclass (`update_state` and
+    `result()` over `add_variable`s) is compiled into the pure triple by binding its variables
+    to the state pytree; kerasx's built-in metrics write the pure triple and get Keras's
+    stateful API on a state they hold.
 
     Args:
         name: The name the metric is logged under.
+        dtype: The dtype of its variables (default float32).
+
+    Example:
+        class BinaryTruePositives(kerasx.metrics.Metric):
+            def __init__(self, name="binary_true_positives", **kwargs):
+                super().__init__(name=name, **kwargs)
+                self.true_positives = self.add_variable(shape=(), initializer="zeros",
+                                                        name="true_positives")
+            def update_state(self, y_true, y_pred, sample_weight=None):
+                hits = jnp.logical_and(y_true.astype(bool), y_pred >= 0.5)
+                self.true_positives.assign(self.true_positives + jnp.sum(hits))
+            def result(self):
+                return self.true_positives.value
     """
 
-    def __init__(self, name=None):
-        self.name = name or losses_lib._snake_case(type(self).__name__)
+    trainable = False
 
+    def __init__(self, name=None, dtype=None):
+        self.name = name or losses_lib._snake_case(type(self).__name__)
+        self.dtype = jnp.dtype(dtype or _FLOATX)
+        self._specs = []                       # (name, shape, dtype, initializer) per variable
+        self._handles = {}                     # name -> Variable
+        self._own = {"params": {}, "state": {}}  # the values the stateful face holds
+
+    # ------------------------------------------------------------------ which face
+    def _keras_style(self) -> bool:
+        return type(self).update_state is not Metric.update_state
+
+    # ------------------------------------------------------------------ the pure face
     def init(self):
         """Returns the initial (empty) state."""
-        raise NotImplementedError
+        if not self._keras_style():
+            raise NotImplementedError(
+                f"{type(self).__name__} implements neither `update_state`/`result` (Keras's API) "
+                "nor `init`/`update`/`result(state)` (kerasx's pure API).")
+        return tuple(_initial(shape, dtype, init) for _, shape, dtype, init in self._specs)
 
-    def update(self, state, y_true, y_pred, sample_weight=None):
+    def update(self, state, *args, **kwargs):
         """Returns the state after accumulating one batch (jit-safe)."""
-        raise NotImplementedError
+        if not self._keras_style():
+            raise NotImplementedError(f"{type(self).__name__} does not implement `update`.")
+        scope = CallScope(self, "apply", {}, self._as_dict(state))
+        with scope:
+            self.update_state(*args, **kwargs)
+        return tuple(scope.new_state[name] for name, *_ in self._specs)
 
-    def result(self, state):
-        """Returns the metric value for the accumulated state (jit-safe)."""
-        raise NotImplementedError
+    def result(self, state=None):
+        """The metric's value: of `state` (pure, jit-safe), or of the state the metric holds
+        (after `update_state` calls) when called without it."""
+        if self._keras_style():
+            raise NotImplementedError(f"{type(self).__name__} does not implement `result`.")
+        return self.result(self._held_state())
+
+    # ------------------------------------------------------------------ the stateful face
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None):
+        """Creates a state variable (in `__init__`) and returns it."""
+        from .. import initializers
+
+        name = name or f"variable_{len(self._specs)}"
+        if any(n == name for n, *_ in self._specs):
+            raise ValueError(f"Metric '{self.name}' already has a variable named '{name}'.")
+        shape = tuple(shape or ())
+        dtype = jnp.dtype(dtype or self.dtype)
+        init = initializers.get(initializer)
+        self._specs.append((name, shape, dtype, init))
+        self._own["state"][name] = _initial(shape, dtype, init)
+        return self._handle(name)
+
+    add_weight = add_variable
+
+    def _handle(self, name):
+        if name not in self._handles:
+            self._handles[name] = Variable(self, name, "state")
+        return self._handles[name]
+
+    @property
+    def variables(self):
+        """The metric's state variables, in creation order."""
+        if not self._keras_style():
+            self._held_state()
+        return [self._handle(name) for name in self._variable_names()]
+
+    def update_state(self, *args, **kwargs):
+        """Accumulates one batch into the state the metric holds."""
+        self._hold(self.update(self._held_state(), *args, **kwargs))
+
+    def reset_state(self):
+        """Empties the state the metric holds."""
+        self._hold(self.init())
+
+    def __call__(self, *args, **kwargs):
+        """Keras's `metric(y_true, y_pred)`: updates, then returns the result."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    # ------------------------------------------------------------------ stateless (Keras 3 JAX)
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        """`update` on a flat list of values in `variables` order; returns the new list."""
+        return self._flat(self.update(self._unflat(metric_variables), *args, **kwargs))
+
+    def stateless_result(self, metric_variables):
+        """`result` of a flat list of values in `variables` order."""
+        return metric_result(self, self._unflat(metric_variables))
+
+    def stateless_reset_state(self):
+        """The initial values, as a flat list in `variables` order."""
+        return self._flat(self.init())
+
+    # ------------------------------------------------------------------ plumbing
+    def _variable_names(self):
+        if self._keras_style():
+            return [name for name, *_ in self._specs]
+        paths = [p for p, _ in jax.tree_util.tree_leaves_with_path(self.init())]
+        names = [_path_name(p) or f"variable_{i}" for i, p in enumerate(paths)]
+        if len(set(names)) < len(names):  # nested states: name leaves by their whole path
+            names = [jax.tree_util.keystr(p) for p in paths]
+        return names
+
+    def _flat(self, state):
+        return list(jax.tree.leaves(state))
+
+    def _unflat(self, values):
+        values = [v.value if isinstance(v, Variable) else v for v in values]
+        treedef = jax.tree.structure(self.init())
+        if treedef.num_leaves != len(values):
+            raise ValueError(
+                f"Metric '{self.name}' has {treedef.num_leaves} variables "
+                f"({self._variable_names()}); received {len(values)} values.")
+        return jax.tree.unflatten(treedef, values)
+
+    def _as_dict(self, state):
+        return {name: value for (name, *_), value in zip(self._specs, state)}
+
+    def _held_state(self):
+        names = self._variable_names()
+        if not all(n in self._own["state"] for n in names):
+            self._hold(self.init())
+        return self._unflat([self._own["state"][n] for n in names])
+
+    def _hold(self, state):
+        self._own["state"] = dict(zip(self._variable_names(), self._flat(state)))
 
     def get_config(self):
         """Returns the constructor arguments as a dict."""
@@ -207,6 +348,27 @@ class Metric:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def metric_result(metric, state):
+    """The value of `metric` for the pure `state`, whichever face the metric was written in."""
+    if metric._keras_style():
+        scope = CallScope(metric, "apply", {}, metric._as_dict(state))
+        with scope:
+            return metric.result()
+    return metric.result(state)
+
+
+def _initial(shape, dtype, initializer):
+    return jnp.asarray(initializer(jax.random.key(0), shape, dtype), dtype)
+
+
+def _path_name(path):
+    last = path[-1] if path else None
+    for attr in ("name", "key", "idx"):
+        if hasattr(last, attr):
+            return str(getattr(last, attr))
+    return None
 
 
 def _samplewise(values, sample_weight):
@@ -259,7 +421,9 @@ class Mean(Metric):
             total=state.total + jnp.sum(values), count=state.count + jnp.asarray(count, _FLOATX)
         )
 
-    def result(self, state):
+    def result(self, state=None):
+        if state is None:
+            return self.result(self._held_state())
         count = state.count
         safe = jnp.where(count == 0, jnp.ones_like(count), count)
         return jnp.where(count == 0, jnp.zeros_like(state.total), state.total / safe)

@@ -125,3 +125,21 @@ def test_pop_and_add_keep_existing_weights():
     model.add(layers.Dense(5))
     np.testing.assert_array_equal(model.params["dense"]["kernel"], k)
     assert model.params["dense_1"]["kernel"].shape == (8, 5)
+
+
+def test_unknown_sequence_length_builds_valid_convolutions():
+    import kerasx
+    from kerasx import layers
+    tokens = kerasx.Input((None,), dtype="int32")
+    h = layers.Conv1D(8, 5)(layers.Embedding(10, 4)(tokens))
+    assert h.shape == (None, None, 8)
+    model = kerasx.Model(tokens, layers.GlobalMaxPooling1D()(h))
+    assert model.predict(np.ones((2, 7), "int32"), verbose=0).shape == (2, 8)
+    seq = kerasx.Sequential([kerasx.Input((None, 3)), layers.Conv1D(4, 3),
+                             layers.GlobalAveragePooling1D()])
+    lines = []
+    seq.summary(print_fn=lines.append)
+    assert any("(None, None, 4)" in line for line in lines)
+    seq.compile("sgd", "mse")
+    seq.fit(np.ones((8, 12, 3), "float32"), np.ones((8, 4), "float32"), verbose=0)
+    assert seq.predict(np.ones((2, 20, 3), "float32"), verbose=0).shape == (2, 4)

@@ -312,12 +312,13 @@ def test_lambda_callback_hooks_are_called():
         on_train_batch_begin=lambda batch, logs: calls.append(("batch_begin", batch)),
         on_train_batch_end=lambda batch, logs: calls.append(("batch_end", batch, "loss" in logs)),
         on_train_end=lambda logs: calls.append("train_end"),
-        on_test_end=lambda logs: calls.append("test_end"),
+        on_test_end=lambda logs: calls.append(("test_end", sorted(logs))),
     )
     small_model().fit(X, Y, epochs=2, batch_size=20, verbose=0, validation_data=(VX, VY),
                       callbacks=[cb])
     keys = ["accuracy", "loss", "val_accuracy", "val_loss"]
-    epoch = [("batch_begin", 0), ("batch_end", 0, True), ("batch_begin", 1), ("batch_end", 1, True)]
+    epoch = [("batch_begin", 0), ("batch_end", 0, True), ("batch_begin", 1), ("batch_end", 1, True),
+             ("test_end", ["accuracy", "loss"])]  # validation runs the test hooks, as in Keras
     assert calls == (["train_begin", ("epoch_begin", 0)] + epoch + [("epoch_end", 0, keys),
                      ("epoch_begin", 1)] + epoch + [("epoch_end", 1, keys), "train_end"])
 

@@ -1,0 +1,99 @@
+"""The mask channel (Keras's compute_mask / supports_masking / call(mask=)) through functional
+and Sequential graphs and into the loss, with a small subclassed mask-making layer; Keras 3 is
+the oracle."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import kerasx
+from kerasx import layers
+
+
+def keras():
+    return pytest.importorskip("keras")
+
+
+def mask_layers(lib, ops):
+    """A mask maker (time steps whose first feature is 0 are padding) and a mask consumer."""
+
+    class MaskPadding(lib.layers.Layer):
+        def call(self, x):
+            return x
+
+        def compute_mask(self, inputs, previous_mask=None):
+            return ops.not_equal(inputs[..., 0], 0.0)
+
+    class ZeroMasked(lib.layers.Layer):
+        supports_masking = True
+
+        def call(self, x, mask=None):
+            if mask is None:
+                return x
+            return x * ops.cast(mask, x.dtype)[..., None]
+
+    return MaskPadding, ZeroMasked
+
+
+class _JnpOps:  # the two ops the test layers need, for kerasx (kerasx.ops comes separately)
+    not_equal = staticmethod(jnp.not_equal)
+    cast = staticmethod(lambda x, dtype: jnp.asarray(x).astype(dtype))
+
+
+def make(lib, ops, sequential=False):
+    MaskPadding, ZeroMasked = mask_layers(lib, ops)
+    if sequential:
+        model = lib.Sequential([lib.Input((6, 3)), MaskPadding(), lib.layers.Dense(4),
+                                ZeroMasked(), lib.layers.Dense(2)])
+    else:
+        inputs = lib.Input((6, 3))
+        h = lib.layers.Dense(4, activation="tanh")(MaskPadding()(inputs))
+        a = ZeroMasked()(h)
+        b = lib.layers.Dense(4)(h)
+        merged = lib.layers.Add()([a, b])        # merges the two (equal) masks
+        model = lib.Model(inputs, lib.layers.Dense(2)(merged))
+    model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")
+    return model
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 6, 3)).astype("float32")
+    lengths = rng.integers(1, 7, size=24)
+    for i, n in enumerate(lengths):
+        x[i, n:, :] = 0.0            # padded time steps
+    y = rng.normal(size=(24, 6, 2)).astype("float32")
+    return x, y
+
+
+@pytest.mark.parametrize("sequential", [False, True], ids=["functional", "sequential"])
+def test_masks_flow_to_consumers_and_the_loss_like_keras(sequential):
+    k = keras()
+    x, y = _data()
+    ours, theirs = make(kerasx, _JnpOps, sequential), make(k, k.ops, sequential)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    # the loss counts the unmasked time steps only (Keras averages over the valid entries)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0),
+                               rtol=1e-5)
+    h1 = ours.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    h2 = theirs.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_output_masks_are_returned_by_apply_with_masks():
+    x, _ = _data()
+    model = make(kerasx, _JnpOps)
+    params, state = model.params, model.state
+    y, _, mask = jax.jit(lambda p, s: model.apply_with_masks(p, s, x))(params, state)
+    np.testing.assert_array_equal(mask, x[..., 0] != 0)
+    y2, _ = model.apply(params, state, x)
+    np.testing.assert_array_equal(y, y2)
+    # a layer that does not support masking stops the mask
+    plain = kerasx.Sequential([kerasx.Input((6, 3)), mask_layers(kerasx, _JnpOps)[0](),
+                               layers.Flatten()])
+    assert plain.apply_with_masks(plain.params, plain.state, x)[2] is None
