@@ -248,7 +248,11 @@ class Layer:
             names = {}
         if name in names:
             return self._variable(name, names[name])
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        hint = ""
+        if self.__dict__.get("_tracked") is not None and self._uses_call():
+            hint = (". If it is a weight that `call` reads, create it in `build(input_shape)` "
+                    f"with `self.{name} = self.add_weight(...)`")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'{hint}")
 
     # ----------------------------------------------------------------------------- naming
     @property
@@ -304,27 +308,51 @@ class Layer:
         return _tree.is_built(self)
 
     # ----------------------------------------------------------------------------- protocol
-    def init(self, rng: PRNGKey, input_spec: Spec) -> Tuple[Params, State]:
+    def init(self, rng: PRNGKey, input_spec: Spec, *args, **kwargs) -> Tuple[Params, State]:
         """Creates fresh params and state for inputs shaped like `input_spec`. Pure.
 
         `input_spec` is a pytree of `jax.ShapeDtypeStruct` (arrays are accepted too). A layer
         without weights returns `({}, {})`. For a layer written with `build`/`call`, this runs
         `build(input_shape)` (recording `add_weight`) and, when the layer holds sublayers, a
-        first `call` that creates theirs; nothing is stored on the layer objects.
+        first `call` that creates theirs; nothing is stored on the layer objects. Specs of
+        further call arguments (`layer(query, value, key=k)`) follow as `*args`/`**kwargs`;
+        a `build` with more parameters receives their shapes too.
         """
         if not self._uses_call():
             return {}, {}
         spec = as_spec(input_spec)
+        arg_specs = [as_spec(a) for a in args]
+        kw_specs = {k: as_spec(v) for k, v in kwargs.items() if _is_tensor_like(v)}
         scope = CallScope(self, "init", {}, {}, rng=rng)
         with scope:
             for i, ws in enumerate(self._weight_specs):  # from __init__ or an earlier build
                 self._create_weight(scope, ws, i)
             if not self._structure_built:
-                self.build(_shapes_of(spec))
+                self._run_build(spec, arg_specs, kw_specs)
             self._structure_built = True
             if self._sublayer_items():
-                self._run_call(scope, _zeros_like(spec), {})
+                self._run_call(scope, _zeros_like(spec),
+                               {k: _zeros_like(v) for k, v in kw_specs.items()},
+                               tuple(_zeros_like(a) for a in arg_specs))
         return scope.params, scope.new_state
+
+    def _run_build(self, spec, arg_specs, kw_specs):
+        """Calls `build` with the input's shape, and the shapes of further call arguments
+        when `build` names more parameters (Keras's `build(query_shape, value_shape)`)."""
+        extra = []
+        try:
+            params = [p for p in inspect.signature(self.build).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            params = []
+        shapes = [_shapes_of(a) for a in arg_specs]
+        kw_shapes = {f"{k}_shape": _shapes_of(v) for k, v in kw_specs.items()}
+        for p in params[1:]:
+            if shapes:
+                extra.append(shapes.pop(0))
+            elif p.name in kw_shapes:
+                extra.append(kw_shapes[p.name])
+        self.build(_shapes_of(spec), *extra)
 
     def apply(self, params: Params, state: State, inputs: Any, *args, training: bool = False,
               rng: Optional[PRNGKey] = None, batch_mask=None, **kwargs) -> Tuple[Any, State]:
@@ -664,12 +692,7 @@ class Layer:
         and runs on the weights it holds (`training=` honoured; state updates kept)."""
         leaves = jax.tree.leaves(inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
         if leaves and all(isinstance(t, KerasTensor) for t in leaves):
-            if args or set(kwargs) - {"training"}:
-                raise TypeError(
-                    f"Layer '{self.name}' takes a single (possibly nested) input when called in "
-                    f"the functional API. Received extra arguments: args={args}, "
-                    f"kwargs={list(kwargs)}")
-            return _symbolic_call(self, inputs, kwargs)
+            return _symbolic_call(self, inputs, args, kwargs)
         if any(isinstance(t, KerasTensor) for t in leaves):
             raise TypeError(
                 f"Layer '{self.name}' was called on a mix of symbolic tensors (from "
@@ -791,6 +814,16 @@ def _spec_from_shapes(shapes, dtype=jnp.float32):
         shapes, is_leaf=is_shape)
 
 
+def _holds_kt(value) -> bool:
+    return any(isinstance(t, KerasTensor) for t in
+               jax.tree.leaves(value, is_leaf=lambda t: isinstance(t, KerasTensor)))
+
+
+def _is_tensor_like(value) -> bool:
+    return all(hasattr(t, "shape") and hasattr(t, "dtype") for t in jax.tree.leaves(value)) \
+        and bool(jax.tree.leaves(value))
+
+
 def makes_masks(layer) -> bool:
     """Whether the layer computes its own output mask (overrides `compute_mask`)."""
     return type(layer).compute_mask is not Layer.compute_mask
@@ -808,8 +841,8 @@ def takes_mask(layer) -> bool:
         return False
 
 
-def apply_masked(layer, params, state, inputs, in_mask, *, training=False, rng=None,
-                 batch_mask=None):
+def apply_masked(layer, params, state, inputs, in_mask, *args, training=False, rng=None,
+                 batch_mask=None, **call_kwargs):
     """Runs a layer inside a container with Keras's mask channel: `mask=` goes to a layer
     whose `call` takes it, and the output mask comes from `compute_mask`.
 
@@ -818,8 +851,8 @@ def apply_masked(layer, params, state, inputs, in_mask, *, training=False, rng=N
         the layer (then nothing extra is traced).
     """
     kwargs = {"mask": in_mask} if in_mask is not None and takes_mask(layer) else {}
-    out, new_state = apply_layer(layer, params, state, inputs, training=training, rng=rng,
-                                 batch_mask=batch_mask, **kwargs)
+    out, new_state = apply_layer(layer, params, state, inputs, *args, training=training,
+                                 rng=rng, batch_mask=batch_mask, **call_kwargs, **kwargs)
     out_mask = None
     if in_mask is not None or makes_masks(layer):
         out_mask = layer.compute_mask(inputs, in_mask)
@@ -859,17 +892,21 @@ def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args
 class Node:
     """One call of a layer on symbolic inputs: the graph edge the functional API records."""
 
-    def __init__(self, layer: Layer, inputs: Any, outputs: Any, call_kwargs=None):
+    def __init__(self, layer: Layer, inputs: Any, outputs: Any, call_kwargs=None, args=()):
         self.layer = layer
         self.inputs = inputs
         self.outputs = outputs
+        self.args = tuple(args)  # further positional arguments (tensors or values)
         # non-tensor call arguments recorded with the call (`training=False` pins a sub-model
         # to inference mode, as in Keras's transfer-learning recipe)
         self.call_kwargs = dict(call_kwargs or {})
 
     @property
     def input_tensors(self) -> List["KerasTensor"]:
-        return jax.tree.leaves(self.inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
+        """Every symbolic tensor the call used: the input, further arguments, keywords."""
+        is_kt = lambda t: isinstance(t, KerasTensor)
+        return [t for t in jax.tree.leaves((self.inputs, self.args, self.call_kwargs),
+                                           is_leaf=is_kt) if is_kt(t)]
 
     @property
     def output_tensors(self) -> List["KerasTensor"]:
@@ -908,13 +945,29 @@ class KerasTensor:
         )
 
 
-def _symbolic_call(layer: Layer, inputs: Any, call_kwargs=None):
-    """Records `layer(inputs)` in the graph and returns symbolic outputs."""
+def _symbolic_call(layer: Layer, inputs: Any, args=(), call_kwargs=None):
+    """Records `layer(inputs, *args, **call_kwargs)` in the graph and returns symbolic
+    outputs. Tensors may appear in `args` and `call_kwargs` (`mha(query, value,
+    attention_mask=m)`); other keyword arguments (`training=False`) are recorded with the call."""
     is_kt = lambda t: isinstance(t, KerasTensor)
-    has_unknown = any(None in t.shape for t in jax.tree.leaves(inputs, is_leaf=is_kt))
+    call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if v is not None}
+    tensor_kwargs = {k: v for k, v in call_kwargs.items() if _holds_kt(v)}
+    everything = (inputs, tuple(args), tensor_kwargs)
+    has_unknown = any(None in t.shape for t in jax.tree.leaves(everything, is_leaf=is_kt))
+
+    def spec_at(size):
+        if not args and not tensor_kwargs:
+            return layer.output_spec(as_spec(inputs, size))
+        spec0, arg_specs, kw_specs = as_spec(everything, size)
+        plain = {k: v for k, v in call_kwargs.items() if k not in tensor_kwargs and
+                 k != "training"}
+        p, s = jax.eval_shape(lambda a, b, c: layer.init(jax.random.key(0), a, *b, **c),
+                              spec0, arg_specs, kw_specs)
+        return jax.eval_shape(lambda p_, s_, a, b, c: layer.apply(p_, s_, a, *b, **c, **plain)[0],
+                              p, s, spec0, arg_specs, kw_specs)
+
     try:
-        specs = [layer.output_spec(as_spec(inputs, size))
-                 for size in (_SYMBOLIC_SIZES if has_unknown else _SYMBOLIC_SIZES[:1])]
+        specs = [spec_at(size) for size in (_SYMBOLIC_SIZES if has_unknown else _SYMBOLIC_SIZES[:1])]
     except (ValueError, TypeError) as e:
         shapes = jax.tree.map(lambda t: shape_str(t.shape), inputs, is_leaf=is_kt)
         raise type(e)(f"{e}\n(while calling layer '{layer.name}' on inputs of shape {shapes})") from e
@@ -923,8 +976,7 @@ def _symbolic_call(layer: Layer, inputs: Any, call_kwargs=None):
         lambda *ss: KerasTensor(tuple(d if all(s.shape[i] == d for s in ss) else None
                                       for i, d in enumerate(ss[0].shape)), ss[0].dtype),
         *specs)
-    call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if v is not None}
-    node = Node(layer, inputs, outputs, call_kwargs)
+    node = Node(layer, inputs, outputs, call_kwargs, tuple(args))
     for t in node.output_tensors:
         t.node = node
     layer._inbound_nodes.append(node)

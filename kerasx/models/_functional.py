@@ -200,10 +200,13 @@ class Functional(Model):
             layer = node.layer
             key = self._key_of[id(layer)]
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
+            more, kwargs = _call_values(node, env)
             if id(layer) not in done:
-                params[key], state[key] = layer.init(jax.random.fold_in(rng, i), args)
+                params[key], state[key] = layer.init(jax.random.fold_in(rng, i), args, *more,
+                                                     **kwargs)
                 done.add(id(layer))
-            out = jax.eval_shape(lambda p, s, x: layer.apply(p, s, x)[0], params[key], state[key], args)
+            out = jax.eval_shape(lambda p, s, x, m, k: layer.apply(p, s, x, *m, **k)[0],
+                                 params[key], state[key], args, more, kwargs)
             for t, s in zip(node.output_tensors, _leaves(out)):
                 env[id(t)] = s
         return params, state
@@ -232,9 +235,10 @@ class Functional(Model):
                 in_masks[0] if _is_kt(node.inputs) else _restructure(node.inputs, in_masks))
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
             node_training = bool(node.call_kwargs.get("training", training)) and training
+            more, kwargs = _call_values(node, env)
             out, new_state[key], out_mask = apply_masked(
-                node.layer, params[key], new_state[key], args, in_mask, training=node_training,
-                rng=layer_rng, batch_mask=batch_mask)
+                node.layer, params[key], new_state[key], args, in_mask, *more,
+                training=node_training, rng=layer_rng, batch_mask=batch_mask, **kwargs)
             out_leaves = jax.tree.leaves(out)
             out_masks = [out_mask] if len(out_leaves) == 1 else (
                 list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(out_leaves))
@@ -290,8 +294,9 @@ class Functional(Model):
         for node in self._nodes:
             key = self._key_of[id(node.layer)]
             index = len(inbound[key])
-            inbound[key].append({"args": [_map_tensors(tensor_config, node.inputs)],
-                                 "kwargs": dict(node.call_kwargs)})
+            inbound[key].append({
+                "args": [_map_tensors(tensor_config, a) for a in (node.inputs,) + node.args],
+                "kwargs": {k: _map_tensors(tensor_config, v) for k, v in node.call_kwargs.items()}})
             for i, t in enumerate(node.output_tensors):
                 history[id(t)] = [key, index, i]
 
@@ -437,6 +442,16 @@ def _map_tensors(fn, structure):
     if isinstance(structure, (list, tuple)):
         return [_map_tensors(fn, v) for v in structure]
     return structure
+
+
+def _call_values(node, env):
+    """A node's further positional arguments and its tensor keyword arguments, with the
+    graph's values in place of the symbolic tensors (`training` is handled apart)."""
+    value = lambda t: env[id(t)] if _is_kt(t) else t
+    more = tuple(jax.tree.map(value, a, is_leaf=_is_kt) for a in node.args)
+    kwargs = {k: jax.tree.map(value, v, is_leaf=_is_kt)
+              for k, v in node.call_kwargs.items() if k != "training"}
+    return more, kwargs
 
 
 def _restructure(structure, leaves):

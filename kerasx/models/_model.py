@@ -230,13 +230,29 @@ class Model(Layer):
                  sum(int(a.size) for a in jax.tree.leaves((params[key], state[key]))))
                 for key, layer in self._layer_items()]
 
-    def summary(self, print_fn=None, line_length: int = 80, show_trainable: bool = False):
+    def _expanded_rows(self, depth=0):
+        """Summary rows with the layers of nested models below their model (indented)."""
+        out = []
+        for (name, shape, count), (key, layer) in zip(self._summary_rows(), self._layer_items()):
+            out.append(("  " * depth + name, shape, count, key, layer.trainable))
+            if isinstance(layer, Model) and layer._layer_items():
+                out += layer._expanded_rows(depth + 1)
+        return out
+
+    def summary(self, print_fn=None, line_length: int = 80, show_trainable: bool = False,
+                expand_nested: bool = False):
         """Prints a Keras-style table: layer (type), output shape, params (and with
-        `show_trainable=True` whether each layer trains); then the totals."""
+        `show_trainable=True` whether each layer trains; with `expand_nested=True` the layers
+        of nested models, indented below them); then the totals."""
         print_fn = print_fn or print
         self._ensure_built()
-        rows = self._summary_rows()
-        trainable_of = {key: layer.trainable for key, layer in self._layer_items()}
+        if expand_nested:
+            expanded = self._expanded_rows()
+            rows = [r[:3] for r in expanded]
+            trainable_flags = [r[4] for r in expanded]
+        else:
+            rows = self._summary_rows()
+            trainable_flags = [layer.trainable for _, layer in self._layer_items()]
         w0 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
         w1 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
         extra = 11 if show_trainable else 0
@@ -249,8 +265,7 @@ class Model(Layer):
         for i, (name, shape, count) in enumerate(rows):
             line = f"{name:<{w0}}{shape:<{w1}}{count:>10,}"
             if show_trainable:
-                key = name.split(" (")[0]
-                line += f"{('Y' if trainable_of.get(key, True) else 'N'):>{extra}}"
+                line += f"{('Y' if trainable_flags[i] else 'N'):>{extra}}"
             lines.append(line)
             lines.append(("─" if i < len(rows) - 1 else "━") * width)
         nbytes = 4 * (trainable + frozen)
@@ -502,7 +517,7 @@ class Model(Layer):
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Writes the weights and layer state to `filepath`, a safetensors file (suggested
         suffix `.weights.safetensors`), atomically: a crash mid-save keeps the old file."""
-        from ._saving import save_weights
+        from ..saving._files import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
@@ -510,7 +525,7 @@ class Model(Layer):
         """Loads weights written by `save_weights`; a file of another architecture, with other
         shapes, corrupt or truncated, raises an error naming the file and the weight, and
         leaves the model's weights untouched."""
-        from ._saving import load_weights
+        from ..saving._files import load_weights
 
         load_weights(self, filepath)
 
@@ -519,7 +534,7 @@ class Model(Layer):
         (`get_config`), weights and layer state, `compile()` arguments and optimizer state, as
         safetensors with JSON metadata, written atomically. Load it with
         `kerasx.models.load_model`."""
-        from ._saving import save_model
+        from ..saving._files import save_model
 
         save_model(self, filepath, overwrite=overwrite)
 

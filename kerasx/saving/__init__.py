@@ -5,6 +5,10 @@
 
 Custom layers and functions are found by name once registered:
 `@kerasx.saving.register_keras_serializable(package="my_package")`.
+
+Everything that reads or writes model and weight files lives here too (`_files`):
+`kerasx.saving.save_model(model, path)` / `load_model(path)` (also `model.save`,
+`kerasx.models.load_model`), and the weights files of `model.save_weights` / `load_weights`.
 """
 
 from ._registry import get_custom_objects as get_custom_objects
@@ -15,3 +19,5 @@ from ._serialization import deserialize as deserialize
 from ._serialization import deserialize_keras_object as deserialize_keras_object
 from ._serialization import serialize as serialize
 from ._serialization import serialize_keras_object as serialize_keras_object
+from ._files import load_model as load_model
+from ._files import save_model as save_model

@@ -82,8 +82,9 @@ def make_train_exec(trainer, rows: Optional[int]):
         state = (tv, ntv, opt_vars, list(ts["metrics"]))
         with StepContext(jax.random.fold_in(ts["rng"], step_number)):
             logs, new = model.train_step(state, _batch_data(batch, data, order, i, rows_now))
-        tv, ntv, opt_vars, mvars = _check_state(model, new, 4, "train_step")
-        params, state = model._trees_from_lists(tv, ntv)
+        new_tv, new_ntv, opt_vars, mvars = _check_state(model, new, 4, "train_step")
+        _check_frozen_kept(model, ntv, new_ntv)
+        params, state = model._trees_from_lists(new_tv, new_ntv)
         opt_state = jax.tree.unflatten(jax.tree.structure(ts["opt_state"]), list(opt_vars))
         new_ts = {**ts, "params": params, "state": state, "opt_state": opt_state,
                   "metrics": list(mvars)}
@@ -154,6 +155,24 @@ def run_predict_step(model, params, state, x):
             "non_trainable_variables)` (Keras 3's JAX form). Received: "
             f"{type(result).__name__}")
     return result[0]
+
+
+def _check_frozen_kept(model, before, after):
+    """A custom train_step must hand the frozen weights back as it received them (they are
+    the `params` entries among the non-trainable variables); an update of one is an error
+    naming the weight (checked while tracing: the very same value must come back)."""
+    _, paths = model._variable_paths()
+    if len(after) != len(paths):
+        raise ValueError(
+            f"`train_step` of model '{model.name}' returned {len(after)} non-trainable "
+            f"variables; the model has {len(paths)}.")
+    for (collection, path), old, new in zip(paths, before, after):
+        if collection == "params" and new is not old:
+            raise ValueError(
+                f"`train_step` of model '{model.name}' changed the weight '{'/'.join(path)}', "
+                "which is frozen (its layer has `trainable = False`): it is among the "
+                "non-trainable variables and must be returned unchanged. Set `trainable = True` "
+                "on its layer (and `compile()` again) to train it.")
 
 
 def _check_state(model, new, size, where):

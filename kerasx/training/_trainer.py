@@ -122,7 +122,9 @@ class Trainer:
         self.opt_state = None
         self._opt_structure_cache = None  # (optimizer, weight structure, its state's structure)
         self._train_exec = self._test_exec = None
-        self.custom_steps = False  # the model's own train_step / test_step (set by _build)
+        # the model's own train_step / test_step (Keras 3's JAX form): see _custom_steps
+        self.custom_steps = _custom_steps.overrides(model, "train_step") or \
+            _custom_steps.overrides(model, "test_step")
         self._masked_execs = {}
         self._ts = None            # the live train state while `fit` runs (for callbacks)
         self._shuffle_seed = None  # the running fit's shuffle seed (see `training_state`)
@@ -389,6 +391,20 @@ class Trainer:
         if key not in self._masked_execs:
             self._masked_execs[key] = (tx, jax.jit(self._make_train_exec(tx), donate_argnums=_donate()))
         return self._masked_execs[key]
+
+    def _optimizer_and_weights(self):
+        """`(optimizer, what it updates)`: the (frozen-masked) optimizer over the params
+        pytree, or, for a model with its own train_step, the optimizer over the list of
+        trainable values (what `optimizer.stateless_apply` takes)."""
+        model = self.model
+        if self.custom_steps:
+            return self.optimizer, model._lists_from_trees(model.params, model.state)[0]
+        return self.tx_for_trainable()[0], model.params
+
+    def optimizer_state_template(self):
+        """The shapes and structure of the optimizer state (for loading a saved one)."""
+        tx, weights = self._optimizer_and_weights()
+        return jax.eval_shape(tx.init, weights)
 
     def tx_for_trainable(self):
         """`(optimizer, freezing key)`: the optimizer itself when every weight trains (key
@@ -693,7 +709,8 @@ class Trainer:
         if self._ts is not None:
             return self._ts["opt_state"]
         if self.opt_state is None and self.model.built:
-            self.opt_state = quick_jit(self.tx_for_trainable()[0].init)(self.model.params)
+            self.opt_state = quick_jit(self._optimizer_and_weights()[0].init)(
+                self._optimizer_and_weights()[1])
         return self.opt_state
 
     def get_learning_rate(self) -> float:

@@ -1,7 +1,7 @@
 """Checkpointing callbacks: `ModelCheckpoint` (keep the model, or the best one, on disk while
 training) and `BackupAndRestore` (a killed `fit` resumes from its last backup when run again).
 
-Both write through `kerasx.models._saving`: safetensors files written atomically (a temporary file,
+Both write through `kerasx.saving._files`: safetensors files written atomically (a temporary file,
 then a rename), so a crash mid-save never destroys the previous checkpoint.
 """
 
@@ -173,7 +173,7 @@ _BACKUP_FORMAT = "kerasx.backup"
 
 
 def _write_backup(filepath, model, training_state, epoch, batch):
-    from ..models import _saving
+    from ..saving import _files as _saving
 
     tensors = {**_saving.flatten_tree("params", model.params),
                **_saving.flatten_tree("state", model.state),
@@ -189,7 +189,7 @@ def _write_backup(filepath, model, training_state, epoch, batch):
 def _read_backup(filepath, model, training_state):
     """`(params, state, opt_state, rng, metadata)` from a backup, checked against the model and
     the running fit's optimizer; errors name the file and the weight."""
-    from ..models import _saving
+    from ..saving import _files as _saving
 
     tensors, metadata = _saving.read_tensors(filepath, _BACKUP_FORMAT)
     params = _saving.unflatten_like("params", model.params, tensors, filepath)

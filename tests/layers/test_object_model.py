@@ -183,3 +183,28 @@ def test_functional_node_training_false_pins_inference():
     clone = kerasx.Model.from_config(config)
     y2, _ = clone.apply(clone.params, clone.state, x, training=True, rng=jax.random.key(0))
     np.testing.assert_array_equal(y2, x)
+
+
+def test_summary_expands_nested_models_and_shows_trainable():
+    base = kerasx.Sequential([kerasx.Input((4,)), layers.Dense(3), layers.Dense(2)], name="base")
+    base.trainable = False
+    x = kerasx.Input((4,))
+    model = kerasx.Model(x, layers.Dense(1, name="head")(base(x)))
+    lines = []
+    model.summary(print_fn=lines.append, expand_nested=True, show_trainable=True)
+    rows = [line.split() for line in lines if "(" in line and ")" in line and "Model" not in line]
+    names = [r[0] for r in rows if r[0] not in ("Layer", "Total", "Trainable", "Non-trainable")]
+    assert names == ["input_layer", "base", "dense", "dense_1", "head"]
+    flags = {r[0]: r[-1] for r in rows if r[-1] in ("Y", "N")}
+    assert flags == {"input_layer": "Y", "base": "N", "dense": "N", "dense_1": "N", "head": "Y"}
+    assert any(line.startswith("  dense (Dense)") for line in lines)
+
+
+class ReadsMissingWeight(layers.Layer):
+    def call(self, x):
+        return x * self.scale
+
+
+def test_call_reading_a_weight_build_did_not_create_says_where_to_create_it():
+    with pytest.raises(AttributeError, match="no attribute 'scale'.*create it in `build"):
+        ReadsMissingWeight()(np.ones((2, 3), np.float32))

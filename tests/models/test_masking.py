@@ -97,3 +97,62 @@ def test_output_masks_are_returned_by_apply_with_masks():
     plain = kerasx.Sequential([kerasx.Input((6, 3)), mask_layers(kerasx, _JnpOps)[0](),
                                layers.Flatten()])
     assert plain.apply_with_masks(plain.params, plain.state, x)[2] is None
+
+
+def gated_layer(lib, ops):
+    """A layer called with two tensors and a tensor keyword: `gated(x, gate, bias=b)`."""
+
+    class Gated(lib.layers.Layer):
+        def __init__(self, units=3, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, x_shape, gate_shape):
+            self.w = self.add_weight(shape=(x_shape[-1], self.units), name="w")
+            self.g = self.add_weight(shape=(gate_shape[-1], self.units), name="g")
+
+        def call(self, x, gate, bias=None, scale=1.0):
+            out = ops.matmul(x, self.w) * ops.sigmoid(ops.matmul(gate, self.g))
+            if bias is not None:
+                out = out + bias
+            return out * scale
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return Gated
+
+
+class _Ops2:
+    matmul = staticmethod(lambda a, b: a @ b)
+    sigmoid = staticmethod(jax.nn.sigmoid)
+
+
+def test_call_arguments_are_recorded_in_the_graph_and_its_config():
+    k = keras()
+
+    def make(lib, ops):
+        Gated = gated_layer(lib, ops)
+        x, gate, bias = lib.Input((4,)), lib.Input((2,)), lib.Input((3,))
+        out = Gated(3, name="gated")(x, gate, bias=bias, scale=2.0)
+        return lib.Model([x, gate, bias], out), Gated
+
+    (ours, OurGated), (theirs, TheirGated) = make(kerasx, _Ops2), make(k, k.ops)
+    ours.set_weights(theirs.get_weights())
+    rng = np.random.default_rng(1)
+    data = [rng.normal(size=(5, n)).astype("float32") for n in (4, 2, 3)]
+    np.testing.assert_allclose(ours.predict(data, verbose=0), theirs.predict(data, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    node = ours.get_config()["layers"][-1]["inbound_nodes"][0]
+    assert len(node["args"]) == 2 and node["kwargs"]["scale"] == 2.0
+    assert node["kwargs"]["bias"]["class_name"] == "__keras_tensor__"
+    clone = kerasx.Model.from_config(ours.get_config(), custom_objects={"Gated": OurGated})
+    clone.set_weights(ours.get_weights())
+    np.testing.assert_allclose(clone.predict(data, verbose=0), ours.predict(data, verbose=0),
+                               rtol=1e-6)
+    # Keras's own JSON of the same graph loads into kerasx
+    from_keras = kerasx.models.model_from_json(theirs.to_json(),
+                                               custom_objects={"Gated": OurGated})
+    from_keras.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(from_keras.predict(data, verbose=0),
+                               theirs.predict(data, verbose=0), rtol=1e-5, atol=1e-6)

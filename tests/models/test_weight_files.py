@@ -10,7 +10,7 @@ import pytest
 
 import kerasx
 from kerasx import layers
-from kerasx.models import _saving
+from kerasx.saving import _files as _saving
 
 RNG = np.random.default_rng(4)
 X = RNG.normal(size=(16, 6)).astype("float32")

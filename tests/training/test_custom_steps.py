@@ -310,3 +310,35 @@ def test_custom_predict_step_is_used_by_predict():
                                theirs.predict(X, batch_size=32, verbose=0), rtol=1e-5)
     plain = ours.apply(ours.params, ours.state, X)[0]
     np.testing.assert_allclose(ours.predict(X, verbose=0), 2 * np.asarray(plain), rtol=1e-6)
+
+
+def test_custom_step_model_saves_its_optimizer_state(tmp_path):
+    model = first_example(kerasx)
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.fit(X, Y, batch_size=32, epochs=1, verbose=0)
+    path = str(tmp_path / "custom.kerasx")
+    model.save(path)
+    loaded = kerasx.models.load_model(path, custom_objects={"CustomModel": type(model)})
+    saved = jax.tree.leaves(model._trainer.opt_state)
+    assert len(saved) == 14 and all(
+        np.array_equal(a, b) for a, b in zip(saved, jax.tree.leaves(loaded._trainer.opt_state)))
+    model.fit(X, Y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    loaded.fit(X, Y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_custom_train_step_updating_a_frozen_weight_is_a_clear_error():
+    class Sneaky(kerasx.Model):
+        def train_step(self, state, data):
+            trainable, non_trainable, optimizer_variables, metrics_variables = state
+            non_trainable = [v * 0.5 for v in non_trainable]  # "trains" the frozen layer
+            return {}, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+    inputs = kerasx.Input((8,))
+    frozen = kerasx.layers.Dense(4, name="frozen")
+    model = Sneaky(inputs, kerasx.layers.Dense(1)(frozen(inputs)))
+    frozen.trainable = False
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="changed the weight 'frozen/kernel', which is frozen"):
+        model.fit(X, Y, epochs=1, verbose=0)

@@ -265,7 +265,7 @@ def load_model(filepath: str, custom_objects=None, compile: bool = True):
         args = _spec_from_json(json.loads(metadata["compile_config"]), custom_objects)
         model.compile(**args)
         trainer = model._trainer
-        template = jax.eval_shape(trainer.tx_for_trainable()[0].init, model.params)
+        template = trainer.optimizer_state_template()
         flat_template = jax.tree_util.tree_flatten_with_path(template)[0]
         leaves = []
         for path, leaf in flat_template:
