@@ -409,7 +409,12 @@ class Trainer:
     def tx_for_trainable(self):
         """`(optimizer, freezing key)`: the optimizer itself when every weight trains (key
         None), else an `optax.multi_transform` that gives frozen weights zero updates."""
-        mask = _tree.trainable_mask(self.model, self.model.params)
+        model = self.model
+        model._ensure_built()
+        # every layer trains (the common case): no masking, and no pytree to build per call
+        if all(trainable for _, _, trainable in _tree.walk(model)):
+            return self.optimizer, None
+        mask = _tree.trainable_mask(model, model._trees()[0])
         if all(jax.tree.leaves(mask)):
             return self.optimizer, None
         key = (jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
@@ -509,7 +514,9 @@ class Trainer:
 
         model = self.model
         copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
-        if _any_deleted((model.params, model.state)):
+        model._ensure_built()
+        held = model._trees()
+        if _any_deleted(held):
             raise RuntimeError(
                 f"The weights of model '{model.name}' were donated to a train step that did not "
                 "finish (an earlier fit was interrupted inside a jitted call on an accelerator), "
@@ -519,7 +526,7 @@ class Trainer:
                           "fit was interrupted inside a jitted call; training goes on from a "
                           "fresh optimizer state.", stacklevel=4)
             self.opt_state = None
-        params, state = copy(model.params), copy(model.state)  # donated buffers must be private
+        params, state = copy(held[0]), copy(held[1])  # donated buffers must be private
         # a custom train_step's optimizer runs over the list of trainable values
         over = model._lists_from_trees(params, state)[0] if self.custom_steps else params
         if self.opt_state is None or jax.tree.structure(self.opt_state) != self._opt_structure(
@@ -1019,7 +1026,7 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
     outs = []
     for start, stop, args, rows in feed.executions(spe, steps):
         cbs.on_predict_batch_begin(start)
-        y = fn(model.params, model.state, *args, length=length)
+        y = fn(*model._trees(), *args, length=length)
         outs.append((y, stop - start, rows))
         cbs.on_predict_batch_end(stop - 1, {"outputs": y})
     flat = []
@@ -1044,7 +1051,7 @@ def predict_on_batch(model, x):
     if fn is None:
         fn = jax.jit(lambda params, state, x: model.apply(params, state, x, training=False)[0])
         model._forward_jit = fn
-    y = fn(model.params, model.state, x)
+    y = fn(*model._trees(), x)
     return model._unflatten_outputs([np.asarray(out) for out in model._flatten_outputs(y)])
 
 
