@@ -395,6 +395,15 @@ class Model(Layer):
                                                           sample_weight)
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
+    def pytree_train_step(self, train_state, data):
+        """kerasx's pytree form of a custom training step (override it instead of
+        `train_step` to work on pytrees): `train_state` is a dict with `params` and `state`
+        (the model's pytrees), `opt_state` (the compiled optimizer's optax state over
+        `params`; `self.optimizer.update(grads, opt_state, params)` masks frozen weights),
+        `metrics` (the values of `self.metrics`' variables, flat) and `rng` (the step's key);
+        return `(logs, train_state)` with new values. Not overridden, `train_step` is used."""
+        raise NotImplementedError
+
     def test_step(self, state, data):
         """One evaluation step in Keras 3's JAX form: `state` is `(trainable_variables,
         non_trainable_variables, metrics_variables)`; returns `(logs, state)`."""

@@ -1,4 +1,5 @@
-"""User-written `train_step` / `test_step` (Keras 3's JAX form) inside `fit`'s compiled executions.
+"""User-written steps inside `fit`'s compiled executions: `train_step` / `test_step` /
+`predict_step` in Keras 3's JAX form, and kerasx's pytree form `pytree_train_step`.
 
 Keras 3's JAX backend hands a custom step flat lists of values:
 
@@ -15,6 +16,15 @@ callbacks and the progress bar work unchanged. The optimizer state of a model wi
 train step is the optimizer's state over the list of trainable values, so that
 `model.optimizer.stateless_apply(optimizer_variables, grads, trainable_variables)` and the
 state `fit` keeps are one thing.
+
+kerasx's pytree form hands the step the train state as pytrees instead:
+
+    logs, train_state = model.pytree_train_step(train_state, data)
+    train_state = {"params", "state", "opt_state", "metrics", "rng"}
+
+where `opt_state` is the compiled optimizer's optax state over `params` (updated with
+`model.optimizer.update(grads, opt_state, params)`, frozen weights masked), `metrics` the
+values of `model.metrics`' variables and `rng` the step's key.
 
 Batches are exactly Keras's: the last batch of an epoch that does not fill `batch_size` runs
 at its real size (a second compiled program, as in Keras), never padded.
@@ -76,6 +86,8 @@ def make_train_exec(trainer, rows: Optional[int]):
     model = trainer.model
 
     def one_step(ts, data, order, valid, i, step_number, rows_now):
+        if trainer.pytree_steps:
+            return pytree_step(ts, data, order, valid, i, step_number, rows_now)
         batch = _gather(data, order, valid, i)
         tv, ntv = model._lists_from_trees(ts["params"], ts["state"])
         opt_vars = jax.tree.leaves(ts["opt_state"])
@@ -88,6 +100,29 @@ def make_train_exec(trainer, rows: Optional[int]):
         opt_state = jax.tree.unflatten(jax.tree.structure(ts["opt_state"]), list(opt_vars))
         new_ts = {**ts, "params": params, "state": state, "opt_state": opt_state,
                   "metrics": list(mvars)}
+        return new_ts, flatten_logs(logs)
+
+    def pytree_step(ts, data, order, valid, i, step_number, rows_now):
+        batch = _gather(data, order, valid, i)
+        rng = jax.random.fold_in(ts["rng"], step_number)
+        train_state = {"params": ts["params"], "state": ts["state"],
+                       "opt_state": ts["opt_state"], "metrics": list(ts["metrics"]), "rng": rng}
+        with StepContext(rng):
+            logs, new = model.pytree_train_step(train_state,
+                                                _batch_data(batch, data, order, i, rows_now))
+        if not isinstance(new, dict) or not {"params", "state", "opt_state", "metrics"} <= set(new):
+            raise ValueError(
+                f"`pytree_train_step` of model '{model.name}' must return `(logs, train_state)` "
+                "with the keys of the train state it received (params, state, opt_state, "
+                f"metrics). Received: {type(new).__name__}"
+                + (f" with keys {sorted(new)}" if isinstance(new, dict) else ""))
+        for key in ("params", "state", "opt_state"):
+            if jax.tree.structure(new[key]) != jax.tree.structure(ts[key]):
+                raise ValueError(
+                    f"`pytree_train_step` of model '{model.name}' returned `{key}` with another "
+                    "structure than it received; return the same pytree with new values.")
+        new_ts = {**ts, "params": new["params"], "state": new["state"],
+                  "opt_state": new["opt_state"], "metrics": list(new["metrics"])}
         return new_ts, flatten_logs(logs)
 
     def step(ts, data, order, valid, i, step_number):

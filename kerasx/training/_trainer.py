@@ -122,14 +122,21 @@ class Trainer:
         self.opt_state = None
         self._opt_structure_cache = None  # (optimizer, weight structure, its state's structure)
         self._train_exec = self._test_exec = None
-        # the model's own train_step / test_step (Keras 3's JAX form): see _custom_steps
-        self.custom_steps = _custom_steps.overrides(model, "train_step") or \
-            _custom_steps.overrides(model, "test_step")
+        self._set_step_forms()
         self._masked_execs = {}
         self._ts = None            # the live train state while `fit` runs (for callbacks)
         self._shuffle_seed = None  # the running fit's shuffle seed (see `training_state`)
         self._pending_lr = None    # a learning rate set before the optimizer state exists
         self.bound_optimizer = BoundOptimizer(self)
+
+    def _set_step_forms(self):
+        """Which steps the model brings: `custom_steps` when it overrides `train_step` /
+        `test_step` (Keras 3's JAX form) or `pytree_train_step` (kerasx's pytree form); see
+        `_custom_steps`."""
+        model = self.model
+        self.pytree_steps = _custom_steps.overrides(model, "pytree_train_step")
+        self.custom_steps = self.pytree_steps or _custom_steps.overrides(model, "train_step") \
+            or _custom_steps.overrides(model, "test_step")
 
     # ------------------------------------------------------------------ building
     def _build(self, y_flat, pred_shapes):
@@ -139,8 +146,7 @@ class Trainer:
         key = tuple((tuple(np.shape(y)[1:]), str(y.dtype)) for y in y_flat)
         if self._built_for == key:
             return
-        self.custom_steps = _custom_steps.overrides(model, "train_step") or \
-            _custom_steps.overrides(model, "test_step")
+        self._set_step_forms()
         if self._loss_spec is None and not self.custom_steps:
             raise ValueError(
                 f"Model '{model.name}' was compiled without a `loss`; pass one to `compile()`, "
@@ -379,10 +385,12 @@ class Trainer:
         Frozen weights get zero updates (`optax.multi_transform` with `set_to_zero`); one
         execution is compiled per distinct freezing pattern and reused.
         """
-        if self.custom_steps:  # frozen weights are not in trainable_variables: no masking
-            key = ("custom", getattr(self, "_train_rows", None))
+        if self.custom_steps:
+            tx = self._optimizer_and_weights()[0]
+            key = ("custom", getattr(self, "_train_rows", None), id(tx) if self.pytree_steps
+                   else None)
             if key not in self._masked_execs:
-                self._masked_execs[key] = (self.optimizer, jax.jit(
+                self._masked_execs[key] = (tx, jax.jit(
                     _custom_steps.make_train_exec(self, key[1]), donate_argnums=_donate()))
             return self._masked_execs[key]
         tx, key = self.tx_for_trainable()
@@ -397,7 +405,7 @@ class Trainer:
         pytree, or, for a model with its own train_step, the optimizer over the list of
         trainable values (what `optimizer.stateless_apply` takes)."""
         model = self.model
-        if self.custom_steps:
+        if self.custom_steps and not self.pytree_steps:
             return self.optimizer, model._lists_from_trees(model.params, model.state)[0]
         return self.tx_for_trainable()[0], model.params
 
@@ -528,7 +536,8 @@ class Trainer:
             self.opt_state = None
         params, state = copy(held[0]), copy(held[1])  # donated buffers must be private
         # a custom train_step's optimizer runs over the list of trainable values
-        over = model._lists_from_trees(params, state)[0] if self.custom_steps else params
+        over = model._lists_from_trees(params, state)[0] if (
+            self.custom_steps and not self.pytree_steps) else params
         if self.opt_state is None or jax.tree.structure(self.opt_state) != self._opt_structure(
                 tx, over):
             self.opt_state = quick_jit(tx.init)(over)
@@ -809,6 +818,15 @@ class BoundOptimizer:
         self._trainer.set_learning_rate(value)
 
     lr = learning_rate  # the Keras 2 alias
+
+    def update(self, grads, opt_state, params):
+        """optax's `update` of the compiled optimizer over the params pytree, frozen weights
+        getting zero updates (for `pytree_train_step`): returns `(updates, opt_state)`."""
+        return self._trainer.tx_for_trainable()[0].update(grads, opt_state, params)
+
+    def init(self, params):
+        """optax's `init` of the compiled optimizer (frozen weights masked) for `params`."""
+        return self._trainer.tx_for_trainable()[0].init(params)
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         """One update of `trainable_variables` (flat, in `model.trainable_variables` order)

@@ -342,3 +342,59 @@ def test_custom_train_step_updating_a_frozen_weight_is_a_clear_error():
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="changed the weight 'frozen/kernel', which is frozen"):
         model.fit(X, Y, epochs=1, verbose=0)
+
+
+class PytreeStep(kerasx.Model):
+    """kerasx's pytree form: the same training as compile(loss="mse"), written on pytrees."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_tracker = kerasx.metrics.Mean(name="loss")
+
+    def pytree_train_step(self, train_state, data):
+        import optax
+
+        x, y, _ = kerasx.utils.unpack_x_y_sample_weight(data)
+
+        def loss_fn(params):
+            y_pred, new_state = self.apply(params, train_state["state"], x, training=True,
+                                           rng=train_state["rng"])
+            return jax.numpy.mean((y_pred - y) ** 2), new_state
+
+        (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            train_state["params"])
+        updates, opt_state = self.optimizer.update(grads, train_state["opt_state"],
+                                                   train_state["params"])
+        metrics = self.loss_tracker.stateless_update_state(train_state["metrics"], loss,
+                                                           sample_weight=x.shape[0])
+        return ({"loss": self.loss_tracker.stateless_result(metrics)},
+                {**train_state, "params": optax.apply_updates(train_state["params"], updates),
+                 "state": new_state, "opt_state": opt_state, "metrics": metrics})
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+
+def test_pytree_train_step_trains_like_the_builtin_step():
+    def make(cls):
+        inputs = kerasx.Input((8,))
+        hidden = kerasx.layers.Dense(6, activation="relu", name="hidden")(inputs)
+        model = cls(inputs, kerasx.layers.Dense(1, name="out")(
+            kerasx.layers.BatchNormalization()(hidden)))
+        model.compile(optimizer=kerasx.optimizers.Adam(1e-2), loss="mse")
+        return model
+
+    ours, builtin = make(PytreeStep), make(kerasx.Model)
+    builtin.set_weights(ours.get_weights())
+    ours.get_layer("hidden").trainable = False          # masked by optimizer.update
+    builtin.get_layer("hidden").trainable = False
+    for model in (ours, builtin):
+        model.compile(optimizer=kerasx.optimizers.Adam(1e-2), loss="mse")
+    h1 = ours.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    h2 = builtin.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), builtin.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    frozen = ours.get_layer("hidden").get_weights()
+    np.testing.assert_array_equal(frozen[0], builtin.get_layer("hidden").get_weights()[0])
