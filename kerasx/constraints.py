@@ -8,6 +8,8 @@ from typing import Any, Callable, Dict, Optional, Union
 
 import jax.numpy as jnp
 
+from ._lookup import deserialize_object, get_object, serialize_object
+
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
            "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
 
@@ -132,39 +134,15 @@ _CLASSES = {c.__name__: c for c in (MaxNorm, MinMaxNorm, NonNeg, UnitNorm)}
 def get(identifier: Union[None, str, dict, Callable]) -> Optional[Callable]:
     """A constraint from None, a name ("max_norm", "NonNeg"), a serialized dict, an instance,
     or any callable `w -> w'`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        cls = _CONSTRAINTS.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            from .saving._registry import get_registered_object
-
-            cls = get_registered_object(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown constraint: '{identifier}'. Expected one of {sorted(_CONSTRAINTS)}, a "
-                "registered name ('package>name'), an instance or a callable w -> w'.")
-        return cls() if isinstance(cls, type) else cls
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Expected a constraint (a name, an instance or a callable). Received: {identifier!r} "
-        f"of type {type(identifier).__name__}")
+    return get_object(identifier, _CONSTRAINTS, _CLASSES, "constraint", "w -> w'",
+                      deserialize)
 
 
 def serialize(constraint) -> Any:
-    """Keras 3's dict for a constraint."""
-    from .saving._serialization import serialize as serialize_object
-
+    """Keras 3's dict for a constraint (`{"module", "class_name", "config", ...}`)."""
     return serialize_object(constraint)
 
 
 def deserialize(config, custom_objects=None):
     """The constraint `serialize` described (also a Keras name)."""
-    if isinstance(config, str):
-        return get(config)
-    from .saving._serialization import deserialize as deserialize_object
-
-    return deserialize_object(config, custom_objects)
+    return deserialize_object(config, custom_objects, get)

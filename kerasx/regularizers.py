@@ -10,6 +10,8 @@ from typing import Any, Callable, Dict, Optional, Union
 
 import jax.numpy as jnp
 
+from ._lookup import deserialize_object, get_object, serialize_object
+
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
 
@@ -150,40 +152,15 @@ _CLASSES = {c.__name__: c for c in (L1, L2, L1L2, OrthogonalRegularizer)}
 def get(identifier: Union[None, str, dict, Callable]) -> Optional[Callable]:
     """A regularizer from None, a name ("l2", "L1L2"), a serialized dict, an instance, or any
     callable `x -> scalar`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        cls = _REGULARIZERS.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            from .saving._registry import get_registered_object
-
-            cls = get_registered_object(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown regularizer: '{identifier}'. Expected one of "
-                f"{sorted(_REGULARIZERS)}, a registered name ('package>name'), an instance or "
-                "a callable x -> scalar.")
-        return cls() if isinstance(cls, type) else cls
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Expected a regularizer (a name, an instance or a callable). Received: {identifier!r} "
-        f"of type {type(identifier).__name__}")
+    return get_object(identifier, _REGULARIZERS, _CLASSES, "regularizer", "x -> scalar",
+                      deserialize)
 
 
 def serialize(regularizer) -> Any:
     """Keras 3's dict for a regularizer (`{"module", "class_name", "config", ...}`)."""
-    from .saving._serialization import serialize as serialize_object
-
     return serialize_object(regularizer)
 
 
 def deserialize(config, custom_objects=None):
     """The regularizer `serialize` described (also a Keras name)."""
-    if isinstance(config, str):
-        return get(config)
-    from .saving._serialization import deserialize as deserialize_object
-
-    return deserialize_object(config, custom_objects)
+    return deserialize_object(config, custom_objects, get)

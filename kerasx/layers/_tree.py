@@ -190,20 +190,25 @@ def set_weights_into(layer, params, state, weights, where: str = ""):
     return trees["params"], trees["state"]
 
 
-def regularization_losses(layer, params) -> List[Any]:
-    """The penalties of the regularized weights that train (Keras counts the trainable weights
-    only), computed from `params`: pure, so `jax.grad` sees them."""
-    out = []
+def _trainable_options(layer, params, options: str):
+    """`(path, value, option)` for each weight of `params` that trains and has an entry in
+    its layer's `options` dict (`_regularizers` / `_constraints`)."""
     for path, sub, trainable in walk(layer):
         if not trainable:
             continue
-        for key, regularizer in sub._regularizers.items():
+        for key, option in getattr(sub, options).items():
             try:
                 value = get_path(params, path + (key,))
             except (KeyError, TypeError):
-                continue  # a non-trainable weight
-            out.append(jnp.asarray(regularizer(value), jnp.float32))
-    return out
+                continue  # a non-trainable weight (in `state`)
+            yield path + (key,), value, option
+
+
+def regularization_losses(layer, params) -> List[Any]:
+    """The penalties of the regularized weights that train (Keras counts the trainable weights
+    only), computed from `params`: pure, so `jax.grad` sees them."""
+    return [jnp.asarray(regularizer(value), jnp.float32)
+            for _, value, regularizer in _trainable_options(layer, params, "_regularizers")]
 
 
 def has_constraints(layer) -> bool:
@@ -212,13 +217,6 @@ def has_constraints(layer) -> bool:
 
 def apply_constraints(layer, params):
     """`params` with each trainable weight's constraint applied (after an optimizer update)."""
-    for path, sub, trainable in walk(layer):
-        if not trainable:
-            continue
-        for key, constraint in sub._constraints.items():
-            try:
-                value = get_path(params, path + (key,))
-            except (KeyError, TypeError):
-                continue
-            params = set_path(params, path + (key,), constraint(value))
+    for path, value, constraint in list(_trainable_options(layer, params, "_constraints")):
+        params = set_path(params, path, constraint(value))
     return params

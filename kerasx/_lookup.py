@@ -1,0 +1,53 @@
+"""Resolving Keras identifiers of small callable objects (regularizers, constraints): None, a
+name, a serialized dict, an instance or a callable."""
+
+from typing import Any, Callable, Dict, Optional
+
+
+def get_object(identifier: Any, names: Dict[str, type], classes: Dict[str, type], kind: str,
+               signature: str, deserialize: Callable) -> Optional[Callable]:
+    """The object `identifier` stands for.
+
+    Args:
+        identifier: None, a snake-case name (`names`, case-insensitive), a class name
+            (`classes`), a registered name ('package>name'), a serialized dict, an instance or
+            any callable.
+        kind: what it is, for errors ("regularizer"); signature: its call, e.g. "x -> scalar".
+        deserialize: rebuilds a serialized dict.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = names.get(identifier.lower()) or classes.get(identifier)
+        if cls is None:
+            from .saving._registry import get_registered_object
+
+            cls = get_registered_object(identifier)
+        if cls is None:
+            raise ValueError(
+                f"Unknown {kind}: '{identifier}'. Expected one of {sorted(names)}, a registered "
+                f"name ('package>name'), an instance or a callable {signature}.")
+        return cls() if isinstance(cls, type) else cls
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"Expected a {kind} (a name, an instance or a callable). Received: {identifier!r} of "
+        f"type {type(identifier).__name__}")
+
+
+def serialize_object(obj) -> Any:
+    """Keras 3's dict for `obj` (`kerasx.saving.serialize`)."""
+    from .saving._serialization import serialize
+
+    return serialize(obj)
+
+
+def deserialize_object(config, custom_objects, get: Callable):
+    """The object `config` describes; a string is looked up with `get`."""
+    if isinstance(config, str):
+        return get(config)
+    from .saving._serialization import deserialize
+
+    return deserialize(config, custom_objects)
