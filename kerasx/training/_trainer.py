@@ -252,13 +252,16 @@ class Trainer:
         zero = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
         return {"losses": [zero] * n_losses, "metrics": [m.init() for _, _, m, _ in self.metrics]}
 
-    def _metrics_update(self, mstate, total, per_output, y_flat, p_flat, weight, mask, count):
+    def _metrics_update(self, mstate, total, per_output, y_flat, p_flat, weight, mask, count,
+                        out_masks=None):
         count_f = jnp.asarray(count, jnp.float32)
+        out_masks = out_masks or [None] * len(p_flat)
         values = [total] + (per_output if len(self.loss_names) > 1 else [])
         losses = [(t + v * count_f, c + count_f) for (t, c), v in zip(mstate["losses"], values)]
         metrics = [_keras_metric_update(m, s, y_flat[i], p_flat[i], weight, mask, count, weighted)
                    if m._keras_style() else
-                   m.update(s, y_flat[i], p_flat[i], weight if weighted else mask)
+                   m.update(s, y_flat[i], p_flat[i],
+                            _masked_weight(weight if weighted else mask, out_masks[i]))
                    for (i, _, m, weighted), s in zip(self.metrics, mstate["metrics"])]
         return {"losses": losses, "metrics": metrics}
 
@@ -321,16 +324,16 @@ class Trainer:
                 total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count,
                                                            out_masks)
                 total = _add_model_losses(total, added, model, params)
-                return total, (p_flat, new_state, per_output)
+                return total, (p_flat, new_state, per_output, out_masks)
 
-            (total, (p_flat, new_state, per_output)), grads = jax.value_and_grad(
+            (total, (p_flat, new_state, per_output, out_masks)), grads = jax.value_and_grad(
                 loss_fn, has_aux=True)(ts["params"])
             updates, opt_state = tx.update(grads, ts["opt_state"], ts["params"])
             params = optax.apply_updates(ts["params"], updates)
             if constrained:  # Keras applies constraints after each update
                 params = _tree.apply_constraints(model, params)
             mstate = self._metrics_update(ts["metrics"], total, per_output, y_flat, p_flat,
-                                          weight, mask, count)
+                                          weight, mask, count, out_masks)
             return {"params": params, "state": new_state, "opt_state": opt_state, "rng": ts["rng"],
                     "metrics": mstate}
 
@@ -371,7 +374,7 @@ class Trainer:
                                                            out_masks)
                 total = _add_model_losses(total, added, model, params)
                 return self._metrics_update(m, total, per_output, y_flat, p_flat, weight, mask,
-                                            count)
+                                            count, out_masks)
 
             mstate = jax.lax.fori_loop(lo, hi, body, mstate)
             return mstate, self._metrics_result(mstate)
@@ -883,6 +886,15 @@ class _CustomTestExec:
         if rows not in self._execs:
             self._execs[rows] = jax.jit(_custom_steps.make_test_exec(self._trainer, rows))
         return self._execs[rows](*args)
+
+
+def _masked_weight(weight, out_mask):
+    """A metric's per-row weight times the output's Keras mask (Keras's metrics weight the
+    entries by the mask of `y_pred`); the weight itself when the output carries no mask."""
+    if out_mask is None:
+        return weight
+    out_mask = jnp.asarray(out_mask).astype(weight.dtype)
+    return weight.reshape(weight.shape + (1,) * (out_mask.ndim - weight.ndim)) * out_mask
 
 
 def _keras_metric_update(metric, state, y_true, y_pred, weight, mask, count, weighted):

@@ -53,7 +53,7 @@ def make(lib, ops, sequential=False):
         b = lib.layers.Dense(4)(h)
         merged = lib.layers.Add()([a, b])        # merges the two (equal) masks
         model = lib.Model(inputs, lib.layers.Dense(2)(merged))
-    model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")
+    model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
     return model
 
 
@@ -81,6 +81,9 @@ def test_masks_flow_to_consumers_and_the_loss_like_keras(sequential):
     h1 = ours.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     h2 = theirs.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)
+    # Metrics weight the entries by the output's mask, as Keras's evaluate does (checked above:
+    # evaluate returns [loss, mae]). Keras's JAX fit drops the mask from its training metrics
+    # (measured: its training mae is the unmasked one), so only the loss is compared here.
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
@@ -156,3 +159,12 @@ def test_call_arguments_are_recorded_in_the_graph_and_its_config():
     from_keras.set_weights(theirs.get_weights())
     np.testing.assert_allclose(from_keras.predict(data, verbose=0),
                                theirs.predict(data, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_training_metrics_count_the_unmasked_entries():
+    x, y = _data()
+    model = make(kerasx, _JnpOps, sequential=True)
+    model.compile(optimizer=kerasx.optimizers.SGD(0.0), loss="mse", metrics=["mae"])
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    error = np.abs(model.predict(x, verbose=0) - y).mean(-1)
+    np.testing.assert_allclose(history["mae"][0], error[x[..., 0] != 0].mean(), rtol=1e-5)
