@@ -82,8 +82,6 @@ class WeightSpec(NamedTuple):
     dtype: Any
     initializer: Callable
     trainable: bool
-    regularizer: Any = None
-    constraint: Any = None
 
     @property
     def collection(self) -> str:
@@ -113,7 +111,6 @@ class CallScope:
         self.rng = rng
         self.training = training
         self.batch_mask = batch_mask
-        self.losses: List[Any] = []
         self._draws = 0
         subs = getattr(layer, "_sublayer_items", None)  # metrics hold variables, no sublayers
         self._keys = {id(sub): key for key, sub in (subs() if subs else [])}

@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import constraints, regularizers
+from .. import constraints, initializers, regularizers
+from .._jit import quick_jit
+from .._seeding import next_rng_key
 from .._types import Params, PRNGKey, Shape, Spec, State
 from . import _tree
 from ._tree import shape_str as shape_str
@@ -432,8 +434,6 @@ class Layer:
                 `call` may update it with `variable.assign(...)`.
             name: its name in the layer (default "variable", made unique).
         """
-        from .. import initializers
-
         scope = scope_of(self)
         if self._structure_built:
             raise ValueError(
@@ -463,8 +463,8 @@ class Layer:
             raise ValueError(
                 f"Layer '{self.name}': the weight name '{name}' is also the key of one of its "
                 "sublayers; choose another name.")
-        regularizer, constraint = self._weight_options(name, regularizer, constraint)
-        ws = WeightSpec(name, shape, dtype, initializer, bool(trainable), regularizer, constraint)
+        self._weight_options(name, regularizer, constraint)
+        ws = WeightSpec(name, shape, dtype, initializer, bool(trainable))
         self._weight_specs.append(ws)
         if scope is not None:
             self._create_weight(scope, ws, len(self._weight_specs) - 1)
@@ -533,9 +533,6 @@ class Layer:
     def _build_for(self, spec):
         """Builds the layer for inputs like `spec`: fresh weights where it and its sublayers
         hold none, the held ones kept (build adopts, init creates)."""
-        from .._jit import quick_jit
-        from .._seeding import next_rng_key
-
         spec = batch_of_one(as_spec(spec))
         params, state = quick_jit(lambda key: self.init(key, spec))(next_rng_key())
         _tree.adopt(self, params, state)
@@ -725,8 +722,6 @@ class Layer:
         return out
 
     def _eager_call(self, inputs, args, kwargs):
-        from .._seeding import next_rng_key
-
         training = bool(kwargs.pop("training", False) or False)
         if not self.built:
             self._build_for(as_spec(inputs))
@@ -768,8 +763,6 @@ def _wrap_build(build):
 def _as_key_initializer(fn):
     """kerasx initializers take `(key, shape, dtype)`; a Keras-style callable `(shape, dtype)`
     (no key: deterministic) is wrapped to that signature."""
-    from .. import initializers
-
     if isinstance(fn, initializers.Initializer):
         return fn
     try:
@@ -783,9 +776,6 @@ def _as_key_initializer(fn):
 
 
 def _quick_init(ws: WeightSpec):
-    from .._jit import quick_jit
-    from .._seeding import next_rng_key
-
     return quick_jit(lambda key: ws.initializer(key, ws.shape, ws.dtype))(next_rng_key())
 
 

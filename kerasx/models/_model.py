@@ -678,15 +678,13 @@ def _check_same_tree(old, new, what):
                              f"{shape_str(shape)}, received {shape_str(new_paths[k])}.")
 
 
-_FUNCTIONAL_SUBCLASSES = {}
-
-
 def _functional_subclass(cls):
     """`cls` (a Model subclass) with `Functional` mixed in, for `super().__init__(inputs,
-    outputs)` in a subclass (Keras's functional-subclass form); one class per subclass."""
+    outputs)` in a subclass (Keras's functional-subclass form); made once, kept on `cls`."""
     from ._functional import Functional
 
-    if cls not in _FUNCTIONAL_SUBCLASSES:
-        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional),
-                                           {"__module__": cls.__module__})
-    return _FUNCTIONAL_SUBCLASSES[cls]
+    made = cls.__dict__.get("_functional_form")
+    if made is None:
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+        cls._functional_form = made
+    return made

@@ -38,13 +38,14 @@ import optax
 
 from .._variables import StepContext
 from ..layers import _tree
+from ..models._model import Model
 from . import metrics as metrics_module
+from ._data import flatten_targets as _flatten_targets
+from ._data import gather_batch as _gather
 
 
 def overrides(model, name: str) -> bool:
     """Whether the model's class defines its own `train_step` / `test_step` / `predict_step`."""
-    from ..models._model import Model
-
     method = getattr(type(model), name, None)
     return method is not None and method is not getattr(Model, name, None)
 
@@ -81,8 +82,6 @@ def _batch_data(batch, data, order, i, rows: Optional[int]):
 def make_train_exec(trainer, rows: Optional[int]):
     """The execution `train_exec(ts, data, order, valid, lo, hi, base) -> (ts, logs)` around
     the model's own `train_step`; `rows` is the real size of a partial last batch, if any."""
-    from ._trainer import _gather
-
     model = trainer.model
 
     def one_step(ts, data, order, valid, i, step_number, rows_now):
@@ -149,8 +148,6 @@ def make_test_exec(trainer, rows: Optional[int]):
     model = trainer.model
 
     def one_step(mvars, params, state, data, order, valid, i, rows_now):
-        from ._trainer import _gather
-
         batch = _gather(data, order, valid, i)
         tv, ntv = model._lists_from_trees(params, state)
         with StepContext(None):
@@ -275,8 +272,6 @@ class CompileMetrics(metrics_module.Metric):
         return tuple(m.init() for _, _, m, _ in self._entries())
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        from ._trainer import _flatten_targets
-
         model = self._trainer.model
         y_flat, p_flat = _flatten_targets(model, y_true), model._flatten_outputs(y_pred)
         out = []

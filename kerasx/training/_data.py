@@ -16,7 +16,7 @@ An epoch is one pass, or with `steps_per_epoch` a window of a pass (`epoch_windo
 import collections
 import itertools
 import math
-from typing import Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import jax
 import jax.numpy as jnp
@@ -469,3 +469,37 @@ def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_
                              tree_nbytes((x, y, sample_weight)) <= device_data_budget()):
         return DeviceFeed(x, y, sample_weight, batch_size, shuffle)
     return StreamFeed(ArrayBatches(x, y, sample_weight, batch_size, shuffle))
+
+
+def flatten_targets(model, y) -> List[Any]:
+    """y in the structure of the model's outputs → a list in `output_names` order."""
+    names = model.output_names
+    if len(names) == 1:
+        if isinstance(y, dict):
+            if names[0] in y:
+                return [y[names[0]]]
+            if len(y) == 1:
+                return list(y.values())
+        if isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
+            return [y[0]]
+        return [y]
+    if isinstance(y, dict):
+        missing = [n for n in names if n not in y]
+        if missing:
+            raise ValueError(f"`y` lacks targets for outputs {missing}; the model's outputs are {names}.")
+        return [y[n] for n in names]
+    if isinstance(y, (list, tuple)) and len(y) == len(names):
+        return list(y)
+    raise ValueError(
+        f"The model has {len(names)} outputs {names}; pass `y` as a list of {len(names)} arrays "
+        "or a dict keyed by output name."
+    )
+
+
+def gather_batch(data, order, valid, i):
+    """Batch i of an execution's data: `(x, y, sample_weight, mask, count)`."""
+    idx, mask = order[i], valid[i]
+    x = jax.tree.map(lambda a: a[idx], data["x"])
+    y = None if data["y"] is None else jax.tree.map(lambda a: a[idx], data["y"])
+    weight = mask if data["sw"] is None else mask * data["sw"][idx]
+    return x, y, weight, mask, jnp.sum(mask)

@@ -32,6 +32,8 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from ._data import flatten_targets as _flatten_targets
+from ._data import gather_batch as _gather
 from ._data import (IterableBatches, StreamFeed, epoch_window, is_iterable_dataset, make_feed,
                     num_samples, split_validation, to_numpy_tree)
 from .._jit import quick_jit
@@ -58,31 +60,6 @@ def _per_output(spec, names: List[str], what: str, default=None) -> List[Any]:
             )
         return list(spec)
     return [spec for _ in names]
-
-
-def _flatten_targets(model, y) -> List[Any]:
-    """y in the structure of the model's outputs → a list in `output_names` order."""
-    names = model.output_names
-    if len(names) == 1:
-        if isinstance(y, dict):
-            if names[0] in y:
-                return [y[names[0]]]
-            if len(y) == 1:
-                return list(y.values())
-        if isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
-            return [y[0]]
-        return [y]
-    if isinstance(y, dict):
-        missing = [n for n in names if n not in y]
-        if missing:
-            raise ValueError(f"`y` lacks targets for outputs {missing}; the model's outputs are {names}.")
-        return [y[n] for n in names]
-    if isinstance(y, (list, tuple)) and len(y) == len(names):
-        return list(y)
-    raise ValueError(
-        f"The model has {len(names)} outputs {names}; pass `y` as a list of {len(names)} arrays "
-        "or a dict keyed by output name."
-    )
 
 
 class Trainer:
@@ -848,15 +825,6 @@ class BoundOptimizer:
 
 _PROGBAR_UPDATES = 20   # executions per epoch when a progress bar is drawn and spe is "auto"
 _STREAM_CHUNK = 32      # batches per host-to-device chunk when streaming with spe "auto"
-
-
-def _gather(data, order, valid, i):
-    """Batch i of an execution's data: `(x, y, sample_weight, mask, count)`."""
-    idx, mask = order[i], valid[i]
-    x = jax.tree.map(lambda a: a[idx], data["x"])
-    y = None if data["y"] is None else jax.tree.map(lambda a: a[idx], data["y"])
-    weight = mask if data["sw"] is None else mask * data["sw"][idx]
-    return x, y, weight, mask, jnp.sum(mask)
 
 
 def _uses_batch_statistics(layer) -> bool:

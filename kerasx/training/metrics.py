@@ -19,6 +19,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kerasx import initializers
 from kerasx._variables import CallScope, Variable
 from kerasx.training import losses as losses_lib
 from kerasx.training.losses import squeeze_or_expand_to_same_rank
@@ -255,8 +256,6 @@ class Metric:
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
                      name=None):
         """Creates a state variable (in `__init__`) and returns it."""
-        from .. import initializers
-
         name = name or f"variable_{len(self._specs)}"
         if any(n == name for n, *_ in self._specs):
             raise ValueError(f"Metric '{self.name}' already has a variable named '{name}'.")
