@@ -527,7 +527,10 @@ class Layer:
         kwargs = dict(kwargs)
         if _accepts(call, "training") and "training" not in kwargs:
             kwargs["training"] = scope.training
-        return call(inputs, *args, **kwargs)
+        out = call(inputs, *args, **kwargs)
+        # a `call` may return a variable (`return self.total`): its value in this scope
+        return jax.tree.map(lambda v: v.value if isinstance(v, Variable) else v, out,
+                            is_leaf=lambda v: isinstance(v, Variable))
 
     # ----------------------------------------------------------------------------- weights as objects
     def _build_for(self, spec):
@@ -537,8 +540,12 @@ class Layer:
         params, state = quick_jit(lambda key: self.init(key, spec))(next_rng_key())
         _tree.adopt(self, params, state)
 
+    def _has_weights(self) -> bool:
+        """Built, or holding weights made in `__init__` (which Keras lists before a build)."""
+        return self.built or _tree.holds_weights(self)
+
     def _require_built(self, what: str):
-        if not self.built:
+        if not self._has_weights():
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) is not built yet, so it has no "
                 f"{what}. Call it on data, or build the model that holds it, first.")
@@ -546,7 +553,7 @@ class Layer:
     @property
     def weights(self) -> List[Variable]:
         """All weights (this layer's, then its sublayers'), as Variables in Keras order."""
-        if not self.built:
+        if not self._has_weights():
             return []
         return [owner._variable(path[-1], c) for c, path, owner in _tree.weight_paths(self)]
 
@@ -574,7 +581,7 @@ class Layer:
 
     def get_weights(self) -> List[np.ndarray]:
         """All weights as NumPy arrays, in Keras order and layout."""
-        if not self.built:
+        if not self._has_weights():
             return []
         return _tree.get_weights_from(self, *_tree.gather(self))
 
@@ -583,7 +590,7 @@ class Layer:
         a wrong count or shape raises a ValueError naming the weight, and changes nothing."""
         self._require_built("weights to set")
         params, state = _tree.set_weights_into(self, *_tree.gather(self), weights)
-        _tree.assign(self, params, state)
+        _tree.assign(self, params, state, mark_built=self.built)
 
     def count_params(self) -> int:
         """The number of weights (trainable and not)."""
@@ -731,8 +738,7 @@ class Layer:
             out, new_state = apply_layer(self, params, state, inputs, *args, training=training,
                                          rng=rng, **kwargs)
         self._last_losses = added
-        if training:
-            _tree.assign(self, params, new_state)
+        _tree.assign(self, params, new_state)  # `variable.assign` in call sticks, as in Keras
         return out
 
 

@@ -81,6 +81,13 @@ def is_built(layer) -> bool:
     return all(sub._built for _, sub, _ in walk(layer))
 
 
+def holds_weights(layer) -> bool:
+    """Whether every layer of the tree holds all its weights (built, or weights created in
+    `__init__` before any build)."""
+    return all(sub._built or all(k in sub._own[c] for c, k in sub.weight_names())
+               for _, sub, _ in walk(layer))
+
+
 def gather(layer) -> Tuple[Dict, Dict]:
     """The layer's `(params, state)` pytrees, assembled from the arrays its tree holds."""
     params, state = dict(layer._own["params"]), dict(layer._own["state"])
@@ -89,14 +96,15 @@ def gather(layer) -> Tuple[Dict, Dict]:
     return params, state
 
 
-def assign(layer, params: Dict, state: Dict) -> None:
-    """Hands `params`/`state` (in the tree's structure) to the layers that own them."""
+def assign(layer, params: Dict, state: Dict, mark_built: bool = True) -> None:
+    """Hands `params`/`state` (in the tree's structure) to the layers that own them (and
+    marks them built, unless `mark_built=False`: new values for weights made in `__init__`)."""
     subs = dict(layer._sublayer_items())
     layer._own = {"params": {k: v for k, v in params.items() if k not in subs},
                   "state": {k: v for k, v in state.items() if k not in subs}}
-    layer._built = True
+    layer._built = layer._built or mark_built
     for key, sub in subs.items():
-        assign(sub, params.get(key, {}), state.get(key, {}))
+        assign(sub, params.get(key, {}), state.get(key, {}), mark_built)
 
 
 def adopt(layer, params: Dict, state: Dict) -> None:
@@ -133,7 +141,10 @@ def _check_adoptable(layer, params, state, where):
 def _adopt(layer, params, state):
     own, subs = _split_own(layer, params, state)
     if not layer._built:
-        layer._own = own
+        # weights created before the build (`add_weight` in `__init__`) are kept
+        held = layer._own
+        layer._own = {c: {k: held[c][k] if k in held[c] and np.shape(held[c][k]) == np.shape(v)
+                          else v for k, v in own[c].items()} for c in ("params", "state")}
         layer._built = True
     for key, sub in subs.items():
         _adopt(sub, params.get(key, {}), state.get(key, {}))
