@@ -471,6 +471,16 @@ class Model(Layer):
         for m in self.metrics:
             m.reset_state()
 
+    # ------------------------------------------------------------------ copy and pickle
+    def __reduce__(self):
+        """`pickle.dumps(model)` and `copy.deepcopy(model)` carry what `model.save` writes
+        (architecture, weights, compile arguments, optimizer state), as Keras 3 does: the copy
+        predicts the same and trains on its own. A subclassed model's class must be registered
+        (`register_keras_serializable`), as for `load_model`."""
+        from ..saving._files import model_from_bytes, model_to_bytes
+
+        return model_from_bytes, (model_to_bytes(self),)
+
     # ------------------------------------------------------------------ calling
     def _eager_call(self, inputs, args, kwargs):
         self._ensure_built(as_spec(inputs))

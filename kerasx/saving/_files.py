@@ -244,6 +244,25 @@ def _flatten_any(prefix, tree):
             for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
+def model_to_bytes(model) -> bytes:
+    """The bytes of `model.save` (architecture, weights, compile arguments, optimizer state):
+    what `pickle` and `copy.deepcopy` carry for a model, as Keras 3 pickles a `.keras` file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.kerasx")
+        save_model(model, path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def model_from_bytes(data: bytes):
+    """The model that `model_to_bytes` wrote (its custom classes must be registered)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.kerasx")
+        with open(path, "wb") as f:
+            f.write(data)
+        return load_model(path)
+
+
 def load_model(filepath: str, custom_objects=None, compile: bool = True):
     """Rebuilds a model saved by `model.save`: same architecture, weights and layer state
     (its `predict` is bit-identical), compiled as it was with the optimizer state restored (its

@@ -783,6 +783,8 @@ class BoundOptimizer:
         self._trainer = trainer
 
     def __getattr__(self, name):
+        if name.startswith("__") or name == "_trainer":  # copy/pickle probe these
+            raise AttributeError(name)
         if name in ("learning_rate", "lr", "iterations"):
             # Python calls __getattr__ when a property raises AttributeError: re-raise the
             # property's own error (it says what to do) instead of the optimizer's.
