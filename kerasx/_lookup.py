@@ -1,7 +1,23 @@
-"""Resolving Keras identifiers of small callable objects (regularizers, constraints): None, a
-name, a serialized dict, an instance or a callable."""
+"""Keras's small callable objects (regularizers, constraints): their config protocol, and
+resolving their identifiers (None, a name, a serialized dict, an instance or a callable)."""
 
 from typing import Any, Callable, Dict, Optional
+
+
+class Configurable:
+    """The config protocol of Keras's small callable objects (regularizers, constraints):
+    `get_config()` gives the constructor arguments, `from_config(config)` rebuilds."""
+
+    def get_config(self) -> Dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 def get_object(identifier: Any, names: Dict[str, type], classes: Dict[str, type], kind: str,

@@ -4,11 +4,11 @@ A constraint is a callable `constraint(w) -> w'` that `fit` applies to a weight 
 optimizer update, inside the compiled step (`Dense(..., kernel_constraint=MaxNorm(3))`).
 """
 
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import jax.numpy as jnp
 
-from ._lookup import deserialize_object, get_object, serialize_object
+from ._lookup import Configurable, deserialize_object, get_object, serialize_object
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
            "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
@@ -20,23 +20,12 @@ def _norms(w, axis):
     return jnp.sqrt(jnp.sum(jnp.square(w), axis=axis, keepdims=True))
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base class: `__call__(w)` returns the constrained weight; `get_config()` the
     constructor arguments."""
 
     def __call__(self, w):
         return w
-
-    def get_config(self) -> Dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class MaxNorm(Constraint):

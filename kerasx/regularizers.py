@@ -6,11 +6,11 @@ trains; as `activity_regularizer=` it penalizes the layer's outputs. `fit` and `
 the penalties to the loss they report, as Keras does. Pure JAX: safe under `jit` and `grad`.
 """
 
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import jax.numpy as jnp
 
-from ._lookup import deserialize_object, get_object, serialize_object
+from ._lookup import Configurable, deserialize_object, get_object, serialize_object
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
@@ -25,23 +25,12 @@ def _factor(cls_name: str, arg: str, value: Any) -> float:
     return float(value)
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: `__call__(x)` returns the penalty for the tensor `x`; `get_config()` the
     constructor arguments."""
 
     def __call__(self, x):
         return jnp.zeros((), jnp.float32)
-
-    def get_config(self) -> Dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1(Regularizer):

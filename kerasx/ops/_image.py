@@ -10,6 +10,7 @@ from .. import random as _random
 from ._core import _tensor
 from ._core import keras_op
 from ._core import result_type
+from ._nn import _data_format
 from ._nn import _padding
 from ._nn import _tuple
 
@@ -22,15 +23,6 @@ _SCALE_METHODS = ("linear", "bilinear", "trilinear", "cubic", "bicubic", "tricub
 
 def _image_op(fn):
     return keras_op(fn, name=f"ops.image.{fn.__name__}")
-
-
-def _data_format(opname, data_format):
-    if data_format is None:
-        return "channels_last"
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(f"{opname}: `data_format` must be 'channels_last' or "
-                         f"'channels_first'. Received: data_format={data_format!r}")
-    return data_format
 
 
 def _images(opname, images, arg="images", ranks=(3, 4)):
