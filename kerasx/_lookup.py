@@ -3,6 +3,9 @@ resolving their identifiers (None, a name, a serialized dict, an instance or a c
 
 from typing import Any, Callable, Dict, Optional
 
+from .saving._registry import get_registered_object
+from .saving._serialization import deserialize, serialize
+
 
 class Configurable:
     """The config protocol of Keras's small callable objects (regularizers, constraints):
@@ -38,8 +41,6 @@ def get_object(identifier: Any, names: Dict[str, type], classes: Dict[str, type]
     if isinstance(identifier, str):
         cls = names.get(identifier.lower()) or classes.get(identifier)
         if cls is None:
-            from .saving._registry import get_registered_object
-
             cls = get_registered_object(identifier)
         if cls is None:
             raise ValueError(
@@ -55,8 +56,6 @@ def get_object(identifier: Any, names: Dict[str, type], classes: Dict[str, type]
 
 def serialize_object(obj) -> Any:
     """Keras 3's dict for `obj` (`kerasx.saving.serialize`)."""
-    from .saving._serialization import serialize
-
     return serialize(obj)
 
 
@@ -64,6 +63,4 @@ def deserialize_object(config, custom_objects, get: Callable):
     """The object `config` describes; a string is looked up with `get`."""
     if isinstance(config, str):
         return get(config)
-    from .saving._serialization import deserialize
-
     return deserialize(config, custom_objects)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._packing import unpack_x_y_sample_weight
+from ..saving._files import model_from_bytes, model_to_bytes
 from .._variables import collect_losses, current_step
 from ..layers import _tree
 from ..layers._base import _SYMBOLIC_SIZES, KerasTensor, Layer, as_spec, batch_of_one, shape_str
@@ -477,8 +478,6 @@ class Model(Layer):
         (architecture, weights, compile arguments, optimizer state), as Keras 3 does: the copy
         predicts the same and trains on its own. A subclassed model's class must be registered
         (`register_keras_serializable`), as for `load_model`."""
-        from ..saving._files import model_from_bytes, model_to_bytes
-
         return model_from_bytes, (model_to_bytes(self),)
 
     # ------------------------------------------------------------------ calling
