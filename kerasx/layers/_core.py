@@ -341,6 +341,13 @@ class Lambda(Layer):
             kwargs["mask"] = mask
         return self.function(inputs, **kwargs), state
 
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras's Lambda mask: `mask(inputs, previous_mask)` when `mask` is a function, else
+        the `mask` given (None drops the incoming mask)."""
+        if callable(self.mask):
+            return self.mask(inputs, previous_mask)
+        return self.mask
+
     def get_config(self):
         from ..saving._serialization import serialize
 

@@ -168,3 +168,14 @@ def test_training_metrics_count_the_unmasked_entries():
     history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
     error = np.abs(model.predict(x, verbose=0) - y).mean(-1)
     np.testing.assert_allclose(history["mae"][0], error[x[..., 0] != 0].mean(), rtol=1e-5)
+
+
+def test_lambda_passes_a_mask_only_when_given_one_as_in_keras():
+    x, _ = _data()
+    maker = mask_layers(kerasx, _JnpOps)[0]
+    keep = kerasx.Sequential([kerasx.Input((6, 3)), maker(),
+                              layers.Lambda(jnp.square, mask=lambda inputs, mask: mask)])
+    drop = kerasx.Sequential([kerasx.Input((6, 3)), maker(), layers.Lambda(jnp.square)])
+    np.testing.assert_array_equal(keep.apply_with_masks(keep.params, keep.state, x)[2],
+                                  x[..., 0] != 0)
+    assert drop.apply_with_masks(drop.params, drop.state, x)[2] is None
