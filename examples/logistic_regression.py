@@ -7,7 +7,13 @@ x2 = 2 * x1 + 0.5 they fall on (points closer than 0.1 to the line are dropped, 
 is linearly separable with a margin). A `Dense(1, activation="sigmoid")` model trained with
 binary cross-entropy separates them: it prints the accuracy (about 1.0) and the learned boundary
 w1 * x1 + w2 * x2 + b = 0, rewritten as x2 = slope * x1 + intercept to compare with the true line.
+
+Smoke run: KERASX_EXAMPLE_SMOKE=1 python examples/logistic_regression.py (a few seconds; what
+the tests run by default) trains on the first 200 training points for 2 epochs, through the same
+code and printing the same lines.
 """
+
+import os
 
 import numpy as np
 
@@ -17,6 +23,8 @@ from kerasx.models import Sequential
 from kerasx.optimizers import Adam
 
 TRUE_SLOPE, TRUE_INTERCEPT, MARGIN = 2.0, 0.5, 0.1
+# KERASX_EXAMPLE_SMOKE=1: a quick run for the tests, on a slice of the data and for fewer epochs.
+SMOKE = os.environ.get("KERASX_EXAMPLE_SMOKE") == "1"
 
 kerasx.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
@@ -27,11 +35,13 @@ keep = np.abs(distance) > MARGIN
 x, y = x[keep], (distance[keep] > 0).astype("float32")[:, None]
 split = int(0.8 * len(x))
 x_train, y_train, x_test, y_test = x[:split], y[:split], x[split:], y[split:]
+if SMOKE:
+    x_train, y_train = x_train[:200], y_train[:200]
 print(f"{len(x_train)} training and {len(x_test)} test points, {y.mean():.0%} in class 1")
 
 model = Sequential([Dense(1, activation="sigmoid", input_shape=(2,))])
 model.compile(optimizer=Adam(learning_rate=0.1), loss="binary_crossentropy", metrics=["accuracy"])
-history = model.fit(x_train, y_train, batch_size=32, epochs=30, verbose=0)
+history = model.fit(x_train, y_train, batch_size=32, epochs=2 if SMOKE else 30, verbose=0)
 print(f"training loss {history.history['loss'][0]:.4f} -> {history.history['loss'][-1]:.4f}")
 
 train_loss, train_accuracy = model.evaluate(x_train, y_train, verbose=0)

@@ -6,6 +6,10 @@ Needs the TensorBoard writer: pip install -e ".[tensorboard]" (the test extra in
 Trains the Keras tutorial convnet on the bundled MNIST sample for up to 10 epochs, stopping when
 the validation loss has not improved for 2 epochs; then `tensorboard --logdir DIR/logs` shows the
 curves.
+
+Smoke run: KERASX_EXAMPLE_SMOKE=1 python examples/mnist_checkpoints.py (what the tests run by
+default) trains on the first 1,000 training images for 2 epochs (unless --epochs says
+otherwise), and tests on 500, through the same code and printing the same lines.
 """
 
 import argparse
@@ -21,16 +25,21 @@ from kerasx.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from kerasx.models import Sequential, load_model
 from kerasx.utils import set_random_seed
 
+# KERASX_EXAMPLE_SMOKE=1: a quick run for the tests, on a slice of the data and for fewer epochs.
+SMOKE = os.environ.get("KERASX_EXAMPLE_SMOKE") == "1"
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--workdir", default=None,
                     help="where checkpoints and TensorBoard logs go (default: a new temp folder)")
-parser.add_argument("--epochs", type=int, default=10)
+parser.add_argument("--epochs", type=int, default=2 if SMOKE else 10)
 args = parser.parse_args()
 workdir = args.workdir or tempfile.mkdtemp(prefix="kerasx-mnist-")
 os.makedirs(workdir, exist_ok=True)
 
 set_random_seed(0)
 (x_train, y_train), (x_test, y_test) = mnist.load_sample()
+if SMOKE:
+    x_train, y_train, x_test, y_test = x_train[:1000], y_train[:1000], x_test[:500], y_test[:500]
 x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255.0
 x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255.0
 

@@ -5,9 +5,14 @@ Run: python examples/subclassing.py  (about half a minute on a 2-core CPU)
 
 Follows Keras's guides "Making new layers and models via subclassing" and "Customizing what
 happens in fit() with JAX"; only the import differs from the Keras code.
+
+Smoke run: KERASX_EXAMPLE_SMOKE=1 python examples/subclassing.py (what the tests run by default)
+trains on the first 1,000 training images for 1 epoch a model (unless --epochs says otherwise),
+and tests on 500, through the same code and printing the same lines.
 """
 
 import argparse
+import os
 
 import jax
 import jax.numpy as jnp
@@ -16,12 +21,17 @@ import kerasx as keras
 from kerasx import layers
 from kerasx.datasets import mnist
 
+# KERASX_EXAMPLE_SMOKE=1: a quick run for the tests, on a slice of the data and for fewer epochs.
+SMOKE = os.environ.get("KERASX_EXAMPLE_SMOKE") == "1"
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--epochs", type=int, default=3)
+parser.add_argument("--epochs", type=int, default=1 if SMOKE else 3)
 args = parser.parse_args()
 
 keras.utils.set_random_seed(0)
 (x_train, y_train), (x_test, y_test) = mnist.load_sample()
+if SMOKE:
+    x_train, y_train, x_test, y_test = x_train[:1000], y_train[:1000], x_test[:500], y_test[:500]
 x_train = x_train.reshape(-1, 784).astype("float32") / 255.0
 x_test = x_test.reshape(-1, 784).astype("float32") / 255.0
 

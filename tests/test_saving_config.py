@@ -18,6 +18,7 @@ from kerasx import activations, initializers, layers
 from kerasx.layers._base import _KERAS_ONLY_ARGS, Layer, as_spec
 from kerasx.saving import (deserialize, get_registered_name, get_registered_object,
                            register_keras_serializable, serialize)
+from keras_oracle import require_keras  # Keras, or skip the test that needs it
 
 
 def json_round_trip(obj):
@@ -126,7 +127,12 @@ def _check_same_layer(layer, clone, shapes, dtype, training):
     y, new_state = layer.apply(params, state, x, training=training, rng=rng)
     y2, new_state2 = clone.apply(params, state, x, training=training, rng=rng)
     assert_trees_equal((y, new_state), (y2, new_state2))
-    assert layer.get_weights_from(params, state).__len__() == len(clone.weight_names())
+    # the clone lists its weights in the same (Keras) order: every array of the layer once, and
+    # set_weights_into puts the original's list back where the original holds it
+    weights = layer.get_weights_from(params, state)
+    assert len(weights) == len(jax.tree.leaves((params, state)))
+    other = clone.init(jax.random.key(4), as_spec(x))
+    assert_trees_equal(clone.set_weights_into(*other, weights), (params, state))
 
 
 @pytest.mark.parametrize("cls_name,kwargs,shapes,dtype,training", LAYER_CASES,
@@ -212,7 +218,7 @@ def test_config_keys_and_values_match_keras(cls_name, kwargs):
     """Documented differences: kerasx writes no Keras-only options (quantization, mask_zero, sparse/ragged/optional inputs, BatchNorm renorm/synchronized); its
     `dtype` is a dtype name where Keras writes a DTypePolicy dict; initializer configs list only
     the arguments kerasx's initializers take."""
-    keras = pytest.importorskip("keras")
+    keras = require_keras()
     ours = getattr(layers, cls_name)(**kwargs).get_config()
     theirs = getattr(keras.layers, cls_name)(**kwargs).get_config()
     assert set(ours) - set(theirs) == set()
@@ -235,7 +241,7 @@ def test_config_keys_and_values_match_keras(cls_name, kwargs):
 
 
 def test_keras_only_arguments_are_dropped_at_defaults_and_refused_otherwise():
-    keras = pytest.importorskip("keras")
+    keras = require_keras()
     for name, kwargs in KERAS_KEY_CASES:
         config = getattr(keras.layers, name)(**kwargs).get_config()
         layer = getattr(layers, name).from_config(config)  # Keras's own config, dtype policy and all
@@ -529,7 +535,7 @@ def test_model_from_json_errors():
 
 # ------------------------------------------------------------------------------ Keras oracle: format
 def test_keras_written_json_loads_with_keras_weights():
-    keras = pytest.importorskip("keras")
+    keras = require_keras()
     L = keras.layers
     seq = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu", padding="same"),
                             L.BatchNormalization(), L.MaxPooling2D(), L.Dropout(0.2), L.Flatten(),

@@ -4,13 +4,13 @@ import functools
 
 import jax
 import numpy as np
-import pytest
 
 from kerasx.layers._base import as_spec
+from keras_oracle import require_keras  # Keras, or skip the test that needs it
 
 
 def keras():
-    return pytest.importorskip("keras")
+    return require_keras()
 
 
 def run_layer_test(layer, x, keras_layer=None, *, training=False, rng=None, atol=1e-4,

@@ -9,7 +9,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
+from keras_oracle import keras  # noqa: E402  (the oracle tests skip without Keras)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -65,8 +65,13 @@ def test_checkpoint_every_epoch_fills_the_filepath_template(tmp_path):
     for name, weights in zip(expected, recorder.weights):
         loaded = kerasx.models.load_model(str(tmp_path / name))
         assert_weights_equal(loaded.get_weights(), weights)
-    # A whole-model checkpoint is compiled with the optimizer state: it can go on training.
-    loaded.fit(X, Y, batch_size=16, epochs=1, verbose=0)
+    # A whole-model checkpoint is compiled with the optimizer state: it goes on training exactly
+    # as the model that wrote it (the last checkpoint is the model's final state).
+    assert loaded.optimizer.iterations == 3 * 5
+    loaded.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    model.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert loaded.optimizer.iterations == 4 * 5
+    assert_weights_equal(loaded.get_weights(), model.get_weights())
 
 
 def test_save_best_only_keeps_the_best_epoch_and_reports_like_keras(tmp_path, capsys):

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import kerasx
+from keras_oracle import require_keras  # Keras, or skip the test that needs it
 
 
 def keras():
-    return pytest.importorskip("keras")
+    return require_keras()
 
 
 RNG = np.random.default_rng(0)

@@ -9,7 +9,7 @@ import re
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
+from keras_oracle import keras  # noqa: E402  (the oracle tests skip without Keras)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -57,7 +57,17 @@ def recorder_class(base):
     return Recorder
 
 
-KerasRecorder = recorder_class(keras.callbacks.Callback)
+_keras_recorder = []
+
+
+def KerasRecorder():  # noqa: N802  (used as the class it makes, once Keras is imported)
+    """A recorder on Keras's `Callback`: the class is made on first use, so this module's
+    kerasx-only tests run without Keras."""
+    if not _keras_recorder:
+        _keras_recorder.append(recorder_class(keras.callbacks.Callback))
+    return _keras_recorder[0]()
+
+
 OurRecorder = recorder_class(kerasx.callbacks.Callback)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import kerasx
 
-keras = pytest.importorskip("keras")
+from keras_oracle import keras  # imported by the oracle tests only: they skip without Keras
 
 RNG = np.random.default_rng(0)
 

@@ -9,7 +9,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
+from keras_oracle import keras  # noqa: E402  (the oracle tests skip without Keras)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+from keras_oracle import keras, require_keras  # the oracle tests skip without Keras
 
 from kerasx.training import losses  # noqa: E402
 
@@ -212,7 +212,7 @@ def test_get_resolves_names_instances_and_callables():
     wrapped = losses.get(my_loss)
     assert isinstance(wrapped, losses.LossFunctionWrapper) and wrapped.name == "my_loss"
     y_true, y_pred = _data("reg")
-    from keras.src.losses.losses import LossFunctionWrapper
+    LossFunctionWrapper = require_keras("keras.src.losses.losses").LossFunctionWrapper
 
     expected_val = LossFunctionWrapper(my_loss)(y_true, y_pred)
     np.testing.assert_allclose(wrapped(y_true, y_pred), expected_val, rtol=RTOL)
@@ -265,7 +265,15 @@ class TestCheckLabels:
         )
 
     def test_valid_labels_pass(self):
-        losses.check_labels("categorical_crossentropy", (100, 10), (None, 10))
-        losses.check_labels("sparse_categorical_crossentropy", (100,), (None, 10), np.arange(100) % 10)
-        losses.check_labels("sparse_categorical_crossentropy", (100, 1), (100, 10))
-        losses.check_labels("mse", (100,), (100, 1))  # other losses are not checked
+        # check_labels raises on labels that do not fit; these fit (it returns nothing)
+        assert losses.check_labels("categorical_crossentropy", (100, 10), (None, 10)) is None
+        assert losses.check_labels("sparse_categorical_crossentropy", (100,), (None, 10),
+                                   np.arange(100) % 10) is None
+        assert losses.check_labels("sparse_categorical_crossentropy", (100, 1), (100, 10)) is None
+        assert losses.check_labels("mse", (100,), (100, 1)) is None  # other losses: unchecked
+        # ...and the same calls one step past the edge do raise
+        with pytest.raises(ValueError, match="label of 10"):
+            losses.check_labels("sparse_categorical_crossentropy", (100,), (None, 10),
+                                np.arange(100) % 11)
+        with pytest.raises(ValueError):
+            losses.check_labels("categorical_crossentropy", (100, 9), (None, 10))

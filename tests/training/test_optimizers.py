@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-keras = pytest.importorskip("keras")
+from keras_oracle import keras  # imported by the oracle tests only: they skip without Keras
 
 from kerasx.training import optimizers  # noqa: E402
 

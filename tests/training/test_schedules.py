@@ -17,7 +17,7 @@ from kerasx.optimizers import schedules
 from training_support import assert_weights_equal
 from kerasx.optimizers.schedules import ExponentialDecay  # the Keras import path works
 
-keras = pytest.importorskip("keras")
+from keras_oracle import keras  # imported by the oracle tests only: they skip without Keras
 
 # (class name, arguments, steps to check: 0, boundaries on both sides, far past the end)
 CASES = [
