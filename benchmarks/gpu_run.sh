@@ -27,3 +27,5 @@ python3 benchmarks/fit_speed.py --epochs 3 --timeout 180 ${FIT_SPEED_ARGS:-} --j
   | tee "$out/all.txt"
 python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 --timeout 180 ${FIT_SPEED_ARGS:-} \
   --json "$out/spe1.json" 2>>"$out/progress.log" | tee "$out/spe1.txt"
+# Issue 14's memory rows: host RSS and device peak of fit / evaluate / predict on a 2 GB array.
+timeout 600 python3 benchmarks/data_memory.py 2>>"$out/progress.log" | tee "$out/data_memory.txt"

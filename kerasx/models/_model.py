@@ -5,6 +5,7 @@
 adds `params`/`state`, `compile`/`fit`/`evaluate`/`predict`, `summary` and Keras-order weights.
 """
 
+import threading
 from typing import Any, List, Optional, Sequence, Tuple
 
 import jax
@@ -12,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._packing import unpack_x_y_sample_weight
-from ..saving._files import model_from_bytes, model_to_bytes
+from ..saving._files import (model_from_bytes, model_from_unbuilt_config, model_to_bytes,
+                             unbuilt_model_config)
 from .._variables import collect_losses, current_step
 from ..layers import _tree
 from ..layers._base import _SYMBOLIC_SIZES, KerasTensor, Layer, as_spec, batch_of_one, shape_str
@@ -112,12 +114,17 @@ class Model(Layer):
                 )
         self._init_from_spec(_spec_from_shapes(input_shape, self._input_dtypes()))
 
-    def _init_from_spec(self, spec):
+    def _init_from_spec(self, spec, weights=None):
         """Builds the weights as one quickly compiled program (one compile, not one per
-        weight), adopting the weights of layers that already hold some."""
+        weight), adopting the weights of layers that already hold some. With `weights`, a
+        function of the (batch-of-one) input spec returning `(params, state)`, those become
+        the weights and nothing is initialised (`load_model` hands over a file's arrays)."""
         if self._uses_call():  # a subclassed model: remember its input and output structure
             self._build_input_shape = jax.tree.map(lambda s: (None,) + tuple(s.shape[1:]), spec)
-        self._build_for(spec)
+        if weights is None:
+            self._build_for(spec)
+        else:
+            _tree.assign(self, *weights(batch_of_one(spec)))
         if self._uses_call():
             out = self.output_spec(batch_of_one(spec))
             self._output_structure = jax.tree.map(lambda _: None, out)
@@ -128,10 +135,15 @@ class Model(Layer):
     def _ensure_built(self, x_spec=None):
         if self.built:
             return
-        if self._input_spec_shapes() is None and x_spec is not None:
-            self._init_from_spec(batch_of_one(x_spec))
-        else:
-            self.build()
+        # Threads that call predict/fit on an unbuilt model at once build it once: the others
+        # wait and then find it built (dict.setdefault is atomic, so they share one lock).
+        with self.__dict__.setdefault("_build_lock", threading.RLock()):
+            if self.built:
+                return
+            if self._input_spec_shapes() is None and x_spec is not None:
+                self._init_from_spec(batch_of_one(x_spec))
+            else:
+                self.build()
 
     @property
     def params(self):
@@ -477,7 +489,10 @@ class Model(Layer):
         """`pickle.dumps(model)` and `copy.deepcopy(model)` carry what `model.save` writes
         (architecture, weights, compile arguments, optimizer state), as Keras 3 does: the copy
         predicts the same and trains on its own. A subclassed model's class must be registered
-        (`register_keras_serializable`), as for `load_model`."""
+        (`register_keras_serializable`), as for `load_model`. A model without weights yet
+        carries its config and compile arguments, and the copy is unbuilt too."""
+        if not self.built:
+            return model_from_unbuilt_config, (unbuilt_model_config(self),)
         return model_from_bytes, (model_to_bytes(self),)
 
     # ------------------------------------------------------------------ calling
@@ -603,8 +618,9 @@ class Model(Layer):
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics on one batch, without training (Keras's `test_on_batch`)."""
-        from ..training._data import num_samples
+        from ..training._data import num_samples, to_numpy_tree
 
+        x, y = to_numpy_tree(x), to_numpy_tree(y, "y")
         return self.evaluate(x, y, batch_size=num_samples(x, y, sample_weight), verbose=0,
                              sample_weight=sample_weight, return_dict=return_dict)
 

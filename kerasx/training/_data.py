@@ -6,16 +6,24 @@ real samples, so the jitted programs see one shape per fit (one trace) while los
 BatchNormalization's statistics count real samples only.
 
 Two feeds hand the trainer *executions* (runs of consecutive batches for one jitted call):
-- `DeviceFeed`: arrays that fit the device budget are placed on the device once; each pass over
-  them is a permutation, and batches are gathered on the device inside the jitted loop.
-- `StreamFeed`: larger arrays (`ArrayBatches`) and Python iterables (`IterableBatches`) are
-  batched on the host and sent a chunk of batches at a time, one chunk ahead.
+- `DeviceFeed`: arrays that fit the device budget are resident for the fit; each pass over them
+  is a permutation, and batches are gathered on the device inside the jitted loop. On
+  accelerators they are placed once, a slice at a time (one device copy, no host copy); on the
+  CPU backend large arrays are read where they lie (`HostRows`: no copy at all).
+- `StreamFeed`: arrays beyond the budget, or on the CPU ones XLA cannot read in place (float64,
+  strided), (`ArrayBatches`) and Python iterables (`IterableBatches`) are batched on the host
+  and sent a chunk of batches at a time, one chunk ahead. Array chunks are gathered into a few
+  reused buffers that XLA:CPU adopts without a copy, so a fit holds at most four chunks.
 An epoch is one pass, or with `steps_per_epoch` a window of a pass (`epoch_window`).
 """
 
 import collections
+import ctypes
 import itertools
 import math
+import mmap
+import sys
+import time
 from typing import Any, Iterator, List, Optional
 
 import jax
@@ -29,17 +37,29 @@ def _arrays(tree):
     return jax.tree.leaves(tree)
 
 
-def to_numpy_tree(tree):
-    """Converts array-likes in a pytree (lists of arrays stay lists) to NumPy/JAX arrays."""
+def _nested_scalars(v) -> bool:
+    """Whether `v` is a (nested) Python list or tuple of numbers: one array, not a list of
+    model inputs."""
+    if isinstance(v, (list, tuple)):
+        return len(v) > 0 and all(_nested_scalars(e) for e in v)
+    return np.isscalar(v)
+
+
+def to_numpy_tree(tree, what: str = "x"):
+    """Converts array-likes in a pytree to NumPy/JAX arrays: nested Python lists of numbers
+    become one array; lists of arrays stay lists (of model inputs or outputs)."""
     if tree is None:
         return None
+
     def one(a):
         if isinstance(a, jax.Array):
             return a
-        return np.asarray(a)
-    if isinstance(tree, (list, tuple)) and tree and all(np.isscalar(v) for v in tree):
-        return np.asarray(tree)
-    return jax.tree.map(one, tree)
+        try:
+            return np.asarray(a)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"Expected `{what}` to hold arrays, or nested lists of numbers of "
+                             f"one rectangular shape. NumPy could not make an array: {e}") from None
+    return jax.tree.map(one, tree, is_leaf=_nested_scalars)
 
 
 def num_samples(x, y=None, sample_weight=None) -> int:
@@ -98,25 +118,122 @@ class ArrayBatches:
         self.batch_size = _check_batch_size(batch_size, self.n)
         self.shuffle = shuffle
         self.steps = math.ceil(self.n / self.batch_size)
+        self._buffers = _HostBuffers()
 
     def first(self):
         """The first batch's (x, y), unpadded; used to build the model."""
         bs = self.batch_size
         return take(self.x, slice(0, bs)), None if self.y is None else take(self.y, slice(0, bs))
 
-    def epoch(self, rng: Optional[np.random.Generator] = None, first: int = 0) -> Iterator[tuple]:
-        """The batches of one pass over the samples, from batch `first` on."""
-        order = rng.permutation(self.n) if (self.shuffle and rng is not None) else np.arange(self.n)
-        bs = self.batch_size
-        for step in range(first, self.steps):
-            idx = order[step * bs:(step + 1) * bs]
-            count = len(idx)
-            mask = np.ones((bs,), np.float32)
-            if count < bs:
-                mask[count:] = 0.0
-                idx = np.concatenate([idx, np.zeros(bs - count, idx.dtype)])
-            weight = mask if self.sample_weight is None else mask * self.sample_weight[idx]
-            yield (take(self.x, idx), None if self.y is None else take(self.y, idx), weight, mask, count)
+    def chunk_steps(self) -> int:
+        """Batches per host chunk: about 1/24 of the data, at least 2 MiB and at most 32 MiB
+        of rows, and whole batches. Three chunks are alive at once (one running, one sent, one
+        being gathered), so a fit holds at most 1/8 of the data more (6 MiB under 48 MiB)."""
+        total = tree_nbytes((self.x, self.y, self.sample_weight))
+        per_batch = max(1, total // self.n * self.batch_size)
+        target = min(max(total // 24, _CHUNK_MIN_BYTES), _CHUNK_MAX_BYTES)
+        return int(max(1, min(self.steps, target // per_batch)))
+
+    def chunks(self, k: int, limit: Optional[int], rng: Optional[np.random.Generator],
+               first: int = 0) -> Iterator[tuple]:
+        """Host chunks of k batches from batch `first` on (at most `limit` batches): `(data,
+        valid, n_batches)` with `data` rows of `bucket_rows(k)` full batches. Each array's rows are gathered
+        with one `np.take` into a fresh 64-byte-aligned buffer, which `jax.device_put` on the
+        CPU backend adopts without a copy; the partial last batch is padded with row 0 (masked
+        out), and the rows of batches past `n_batches` are zeros that the loop never reads."""
+        order = rng.permutation(self.n) if (self.shuffle and rng is not None) else None
+        bs, n = self.batch_size, self.n
+        # The chunk's shape is part of the jitted programs' signature: a size bucket of k
+        # batches lets data of a nearby size (31 or 32 batches) reuse the compiled programs.
+        capacity = bucket_rows(k)
+        stop = self.steps if limit is None else min(self.steps, first + limit)
+        for lo in range(first, stop, k):
+            n_batches = min(k, stop - lo)
+            begin, end = lo * bs, min((lo + n_batches) * bs, n)
+            idx = order[begin:end] if order is not None else np.arange(begin, end)
+            idx = np.concatenate([idx, np.zeros(n_batches * bs - len(idx), idx.dtype)])
+            valid = np.zeros((capacity, bs), np.float32)
+            valid.reshape(-1)[:end - begin] = 1.0
+            gather = lambda a: self._buffers.take_rows(np.asarray(a), idx, capacity * bs)
+            sw = None
+            if self.sample_weight is not None:
+                sw = valid.reshape(-1).copy()
+                sw[:len(idx)] *= self.sample_weight[idx]
+            data = {"x": jax.tree.map(gather, self.x),
+                    "y": None if self.y is None else jax.tree.map(gather, self.y), "sw": sw}
+            yield data, valid, n_batches
+
+
+_CHUNK_MIN_BYTES = 2 << 20
+_CHUNK_MAX_BYTES = 32 << 20
+
+
+class _HostBuffers:
+    """Host buffers for the chunks of one feed, each in its own anonymous memory map.
+
+    A map is page-aligned (XLA:CPU wants 64 bytes), so `jax.device_put` on the CPU backend
+    uses the buffer in place instead of copying it, holding a reference to it while any device
+    array or running computation still reads it. A buffer is handed out again once nothing
+    but this pool refers to it: reusing buffers saves the page faults of fresh memory (a third
+    of a streamed MLP epoch's host time) and bounds the chunks alive at once, since the host
+    waits for one to come free; separate maps, unlike malloc, go back to the system when the
+    feed is dropped, so nothing stays held after the call.
+    """
+
+    _KEEP = 4  # buffers per shape: one running, one sent, one being gathered, one finishing
+    _WAIT_S = 60.0
+
+    def __init__(self):
+        self._pool = {}
+
+    def take_rows(self, a, idx, rows):
+        """Rows `idx` of `a` in a buffer of `rows` rows (one copy); the rows past `len(idx)`
+        hold whatever the buffer held (the loops never read them)."""
+        out = self._get((rows,) + a.shape[1:], a.dtype)
+        np.take(a, idx, axis=0, out=out[:len(idx)], mode="clip")
+        return out
+
+    def _get(self, shape, dtype):
+        entries = self._pool.setdefault((shape, np.dtype(dtype)), [])
+        if len(entries) < self._KEEP:
+            for chain, idle in entries:
+                if _refcounts(chain) == idle:
+                    return chain[-1]
+            chain = _mapped_array(shape, dtype)
+            entries.append((chain, _refcounts(chain)))  # the counts while only the pool holds it
+            return chain[-1]
+        # All in use: the host is chunks ahead of the device (dispatch is asynchronous). Wait
+        # for the device to finish with one, so that at most _KEEP chunks are ever alive.
+        deadline, pause = time.monotonic() + self._WAIT_S, 0.0001
+        while time.monotonic() < deadline:
+            _release_finished()
+            for chain, idle in entries:
+                if _refcounts(chain) == idle:
+                    return chain[-1]
+            time.sleep(pause)  # the device runs a chunk in milliseconds or more
+            pause = min(2 * pause, 0.002)
+        return _mapped_array(shape, dtype)[-1]  # held elsewhere for long: never block a fit
+
+
+def _release_finished():
+    """Lets JAX drop its references to host buffers whose device use has ended. JAX's runtime
+    threads queue those releases for the Python thread, which carries them out on its next
+    call into JAX; a trivial transfer is such a call."""
+    jax.device_put(np.int32(0))
+
+
+def _refcounts(objs):
+    return [sys.getrefcount(obj) for obj in objs]
+
+
+def _mapped_array(shape, dtype):
+    """`(map, bytes, array)`: a zeroed array of `shape` in its own anonymous memory map, with
+    the objects that own its memory (whoever reads the array holds one of them)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    region = mmap.mmap(-1, max(nbytes, 1))
+    raw = np.frombuffer(region, np.uint8)
+    return region, raw, raw[:nbytes].view(dtype).reshape(shape)
 
 
 class IterableBatches:
@@ -167,7 +284,7 @@ class IterableBatches:
             if n < bs:
                 pad = lambda a: np.concatenate([a, np.repeat(a[:1], bs - n, axis=0)])
                 x, y = jax.tree.map(pad, x), None if y is None else jax.tree.map(pad, y)
-                sw = np.concatenate([sw, np.zeros(bs - n, np.float32)])
+                sw = None if sw is None else np.concatenate([sw, np.zeros(bs - n, np.float32)])
                 mask = np.concatenate([mask, np.zeros(bs - n, np.float32)])
             yield (x, y, sw, mask, n)
 
@@ -180,11 +297,10 @@ def _parse_item(item, i):
             + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
         )
     x = jax.tree.map(np.asarray, to_numpy_tree(item[0]))
-    y = jax.tree.map(np.asarray, to_numpy_tree(item[1])) if len(item) > 1 else None
+    y = jax.tree.map(np.asarray, to_numpy_tree(item[1], "y")) if len(item) > 1 else None
     sw = np.asarray(item[2], np.float32) if len(item) > 2 else None
     n = num_samples(x, y, sw)
-    mask = np.ones((n,), np.float32)
-    return x, y, (mask if sw is None else sw * mask), mask, n
+    return x, y, sw, np.ones((n,), np.float32), n
 
 
 def _check_batch_size(batch_size, n):
@@ -262,38 +378,107 @@ def bucket_rows(n: int) -> int:
     return -(-n // unit) * unit
 
 
-def _pad_rows(tree, rows):
-    """Every array in `tree` with zero rows appended up to `rows` (NumPy on the host, jnp for
-    arrays already on a device)."""
-    def pad(a):
-        extra = rows - a.shape[0]
-        if extra == 0:
-            return a
-        if isinstance(a, jax.Array):
-            return jnp.concatenate([a, jnp.zeros((extra,) + a.shape[1:], a.dtype)])
-        out = np.empty((rows,) + a.shape[1:], a.dtype)
-        out[:a.shape[0]] = a
-        out[a.shape[0]:] = 0
-        return out
-    return jax.tree.map(pad, tree)
+def _place_rows(tree, rows, in_place: bool = False):
+    """Every array of `tree` on the device with zero rows appended up to `rows`.
 
-
-def _place_rows(tree, rows):
-    """`tree` on the device with zero rows appended up to `rows`.
-
-    On the CPU backend the rows are appended on the host: the device is host memory, and one
-    NumPy copy costs less than a device-side concatenate after the transfer. On accelerators they
-    are appended on the device, after the transfer, so the host does not copy the whole dataset
-    first: for MNIST's 188 MB that host copy took 0.03-0.4 s on a 2-core CPU machine, while a
-    device-side copy runs at the accelerator's memory bandwidth.
+    Each array is moved a sixteenth at a time into a device buffer of the full size (updated
+    in place: the buffer is donated), so neither the host nor the device ever holds a second
+    whole copy of the user's data: one device copy, and at most a sixteenth more in flight.
+    An array already on the device is used as it is (the order never indexes pad rows). With
+    `in_place` (the CPU backend), large NumPy arrays are read where they are (`HostRows`).
     """
-    if _pads_on_host():
-        return jax.device_put(_pad_rows(tree, rows))
-    return _pad_rows(jax.device_put(tree), rows)
+    def place(a):
+        if isinstance(a, jax.Array):
+            return a
+        if in_place and _readable_in_place(a):
+            return HostRows.of(a)
+        n = a.shape[0]
+        buf = _zero_rows(rows, tuple(a.shape[1:]), jax.dtypes.canonicalize_dtype(a.dtype))
+        part = max(1, -(-n // 16))
+        for start in range(0, n, part):
+            buf = _write_rows(buf, jax.device_put(a[start:start + part]), np.int32(start))
+        return buf
+    return jax.tree.map(place, tree)
 
 
-def _pads_on_host() -> bool:
-    return jax.default_backend() == "cpu"
+_IN_PLACE_MIN_BYTES = 1 << 20  # smaller arrays are copied: it costs next to nothing
+
+
+def _readable_in_place(a) -> bool:
+    """Whether XLA:CPU can read the NumPy array `a` where it lies (see `HostRows`)."""
+    return (isinstance(a, np.ndarray) and a.ndim >= 1 and a.size > 0
+            and a.nbytes >= _IN_PLACE_MIN_BYTES and a.flags.c_contiguous and a.flags.aligned
+            and a.dtype.kind in "biuf" and 64 % a.dtype.itemsize == 0
+            and a.dtype == jax.dtypes.canonicalize_dtype(a.dtype)  # no float64 -> float32 copy
+            and a.size + 64 < 2**31)  # element offsets fit the int32 indices
+
+
+@jax.tree_util.register_pytree_node_class
+class HostRows:
+    """The rows of a NumPy array, read by XLA:CPU in place: no copy of the user's data.
+
+    XLA:CPU adopts host memory that starts on a 64-byte boundary instead of copying it. A large
+    NumPy array usually starts 16 bytes past one (after malloc's header), and its rows all sit
+    at that offset. So the device array `flat` is a flat view that starts at the boundary just
+    before the data (the bytes in between lie in the same memory page, so reading them is
+    safe, and they are never used), and row `r` is the `size` elements from
+    `shift + r * size`, gathered as one contiguous slice per row.
+    """
+
+    def __init__(self, flat, shift: int, row_shape: tuple):
+        self.flat, self.shift, self.row_shape = flat, shift, row_shape
+
+    def tree_flatten(self):
+        return (self.flat,), (self.shift, self.row_shape)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(children[0], *aux)
+
+    @classmethod
+    def of(cls, a: np.ndarray) -> "HostRows":
+        lead = a.ctypes.data % 64
+        region = (ctypes.c_char * (a.nbytes + lead)).from_address(a.ctypes.data - lead)
+        region.owner = a  # the array lives as long as anything reads through this view
+        flat = np.frombuffer(region, a.dtype)
+        return cls(jax.device_put(flat), lead // a.dtype.itemsize, tuple(a.shape[1:]))
+
+    def rows(self, idx):
+        """The rows `idx` (any shape of int indices), shaped `idx.shape + row_shape`."""
+        size = math.prod(self.row_shape)
+        starts = (self.shift + idx.astype(jnp.int32) * size)[..., None]
+        numbers = jax.lax.GatherDimensionNumbers(offset_dims=(idx.ndim,), collapsed_slice_dims=(),
+                                                 start_index_map=(0,))
+        out = jax.lax.gather(self.flat, starts, numbers, slice_sizes=(size,),
+                             mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+        return out.reshape(idx.shape + self.row_shape)
+
+
+def take_rows(a, idx):
+    """Rows `idx` of a resident array (a device array or `HostRows`)."""
+    return a.rows(idx) if isinstance(a, HostRows) else a[idx]
+
+
+def _is_rows(v) -> bool:
+    return isinstance(v, HostRows)
+
+
+_zero_rows = jax.jit(lambda rows, shape, dtype: jnp.zeros((rows,) + shape, dtype),
+                     static_argnums=(0, 1, 2))
+_write_rows = jax.jit(lambda buf, part, start: jax.lax.dynamic_update_slice_in_dim(
+    buf, part, start, axis=0), donate_argnums=0)
+
+
+def resident_by_default(x, y=None) -> bool:
+    """Whether array data that fits the budget lives on the device for a fit (`data_on_device=
+    "auto"`). Always on accelerators. On the CPU backend, whose device is host memory, when
+    every large array can be read in place (`HostRows`: no copy); else the data streams in
+    chunks, since a resident copy would double the user's data."""
+    if jax.default_backend() != "cpu":
+        return True
+    return all(_readable_in_place(a) or isinstance(a, jax.Array)
+               or np.size(a) * np.dtype(a.dtype).itemsize < _IN_PLACE_MIN_BYTES
+               for a in jax.tree.leaves((x, y)))
 
 
 class DeviceFeed:
@@ -316,7 +501,9 @@ class DeviceFeed:
         # gathered: the order indexes real rows only.
         rows = bucket_rows(self.n)
         self.order_steps = math.ceil(rows / self.batch_size)
-        self.data = _place_rows({"x": x, "y": y, "sw": sample_weight}, rows)
+        in_place = jax.default_backend() == "cpu"
+        self.data = {"x": _place_rows(x, rows, in_place), "y": _place_rows(y, rows, in_place),
+                     "sw": _place_rows(sample_weight, rows)}
         self._fixed_order = None
 
     def first(self):
@@ -354,6 +541,7 @@ class StreamFeed:
         self.steps = batches.steps
         self.x = getattr(batches, "x", None)
         self.y = getattr(batches, "y", None)
+        self.n = getattr(batches, "n", None)  # samples, for arrays
         self._orders = {}
 
     @property
@@ -363,8 +551,17 @@ class StreamFeed:
     def first(self):
         return self.batches.first()
 
+    @property
+    def chunk_steps(self) -> int:
+        """Batches per chunk when the execution length is kerasx's to choose."""
+        return self.batches.chunk_steps() if hasattr(self.batches, "chunk_steps") else \
+            _STREAM_CHUNK
+
     def _chunks(self, k, limit, rng, first=0):
         """Host chunks: up to k batches padded to one size, stacked into flat sample rows."""
+        if hasattr(self.batches, "chunks"):
+            yield from self.batches.chunks(k, limit, rng, first)
+            return
         chunk, done = [], 0
         for batch in self.batches.epoch(rng, first):
             if chunk and len(batch[3]) != len(chunk[0][3]):  # a larger batch: start a new chunk
@@ -387,7 +584,10 @@ class StreamFeed:
         batches = chunk + fill
         x = jax.tree.map(lambda *a: rows(a), *[b[0] for b in batches])
         y = None if batches[0][1] is None else jax.tree.map(lambda *a: rows(a), *[b[1] for b in batches])
-        sw = rows([b[2] for b in batches])
+        # (x, y) batches carry no weights (a custom train_step then sees (x, y), as in Keras);
+        # in a mix, the unweighted batches weigh their real rows 1.
+        sw = None if all(b[2] is None for b in batches) else \
+            rows([b[3] if b[2] is None else b[2] for b in batches])
         valid = np.stack([b[3] for b in batches])
         valid[len(chunk):] = 0.0
         return {"x": x, "y": y, "sw": sw}, valid, len(chunk)
@@ -412,6 +612,9 @@ class StreamFeed:
             start += n_batches
 
 
+_STREAM_CHUNK = 32  # batches per chunk of a Python iterable when spe is "auto"
+
+
 def _prefetched(chunks, depth: int = 2):
     """Sends host chunks to the device `depth - 1` chunks ahead of the consumer (transfers are
     asynchronous, so the next chunk moves while the current one computes)."""
@@ -429,8 +632,8 @@ def tree_nbytes(tree) -> int:
 
 
 def device_data_budget() -> int:
-    """Bytes of training data kerasx places on the device: a quarter of the accelerator's
-    memory, or 2 GiB on the CPU backend (where the device is host memory)."""
+    """Bytes of array data that `data_on_device="auto"` places on an accelerator: a quarter of
+    its memory (2 GiB where the backend reports no limit)."""
     try:
         stats = jax.devices()[0].memory_stats() or {}
     except Exception:  # backends without memory statistics
@@ -461,12 +664,18 @@ def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_
     if on_device not in ("auto", True, False):
         raise ValueError(f"Expected `data_on_device` to be 'auto', True or False. Received: {on_device!r}")
     x = to_numpy_tree(x)
-    y = to_numpy_tree(y)
+    y = to_numpy_tree(y, "y")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, np.float32)
+    if num_samples(x, y, sample_weight) == 0:
+        shapes = jax.tree.map(np.shape, x)
+        raise ValueError(f"Expected at least one sample in `x`; received arrays of 0 samples "
+                         f"(shapes {shapes}).")
     batch_size = batch_size or 32
-    if on_device is True or (on_device == "auto" and
-                             tree_nbytes((x, y, sample_weight)) <= device_data_budget()):
+    if on_device == "auto":
+        on_device = (resident_by_default(x, y)
+                     and tree_nbytes((x, y, sample_weight)) <= device_data_budget())
+    if on_device:
         return DeviceFeed(x, y, sample_weight, batch_size, shuffle)
     return StreamFeed(ArrayBatches(x, y, sample_weight, batch_size, shuffle))
 
@@ -499,7 +708,8 @@ def flatten_targets(model, y) -> List[Any]:
 def gather_batch(data, order, valid, i):
     """Batch i of an execution's data: `(x, y, sample_weight, mask, count)`."""
     idx, mask = order[i], valid[i]
-    x = jax.tree.map(lambda a: a[idx], data["x"])
-    y = None if data["y"] is None else jax.tree.map(lambda a: a[idx], data["y"])
+    x = jax.tree.map(lambda a: take_rows(a, idx), data["x"], is_leaf=_is_rows)
+    y = None if data["y"] is None else jax.tree.map(lambda a: take_rows(a, idx), data["y"],
+                                                    is_leaf=_is_rows)
     weight = mask if data["sw"] is None else mask * data["sw"][idx]
     return x, y, weight, mask, jnp.sum(mask)

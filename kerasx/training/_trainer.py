@@ -19,6 +19,7 @@ step (the progress bar does so only when it renders, History once per epoch).
 """
 
 import math
+import threading
 import warnings
 from typing import Any, Dict, List
 
@@ -34,8 +35,9 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._data import flatten_targets as _flatten_targets
 from ._data import gather_batch as _gather
-from ._data import (IterableBatches, StreamFeed, epoch_window, is_iterable_dataset, make_feed,
-                    num_samples, split_validation, to_numpy_tree)
+from ._data import (_STREAM_CHUNK, HostRows, IterableBatches, StreamFeed, epoch_window,
+                    is_iterable_dataset, make_feed, num_samples, split_validation, take_rows,
+                    to_numpy_tree)
 from .._jit import quick_jit
 from .._variables import collect_losses
 from ..layers import _tree
@@ -96,6 +98,8 @@ class Trainer:
                              **{k: v for k, v in kwargs.items() if k in (
                                  "steps_per_execution", "data_on_device", "loop_steps")}}
         self._built_for = None
+        self._ts_lock = threading.Lock()
+        self._fit_thread = None
         self.opt_state = None
         self._opt_structure_cache = None  # (optimizer, weight structure, its state's structure)
         self._train_exec = self._test_exec = None
@@ -171,8 +175,7 @@ class Trainer:
             self._train_exec = None
             self._test_exec = _CustomTestExec(self)
         else:
-            self._train_exec = jax.jit(self._make_train_exec(self.optimizer),
-                                       donate_argnums=_donate())
+            self._train_exec = _jit_train(self._make_train_exec(self.optimizer))
             self._test_exec = jax.jit(self._make_test_exec(), donate_argnums=_donate())
         self._predict_exec = None
 
@@ -370,14 +373,14 @@ class Trainer:
             key = ("custom", getattr(self, "_train_rows", None), id(tx) if self.pytree_steps
                    else None)
             if key not in self._masked_execs:
-                self._masked_execs[key] = (tx, jax.jit(
-                    _custom_steps.make_train_exec(self, key[1]), donate_argnums=_donate()))
+                self._masked_execs[key] = (tx, _jit_train(
+                    _custom_steps.make_train_exec(self, key[1])))
             return self._masked_execs[key]
         tx, key = self.tx_for_trainable()
         if key is None:
             return tx, self._train_exec
         if key not in self._masked_execs:
-            self._masked_execs[key] = (tx, jax.jit(self._make_train_exec(tx), donate_argnums=_donate()))
+            self._masked_execs[key] = (tx, _jit_train(self._make_train_exec(tx)))
         return self._masked_execs[key]
 
     def _optimizer_and_weights(self):
@@ -455,7 +458,7 @@ class Trainer:
         if verbose == 1:
             steps = math.ceil(steps / _PROGBAR_UPDATES)
         if isinstance(feed, StreamFeed):
-            steps = min(steps, _STREAM_CHUNK)
+            steps = min(steps, feed.chunk_steps)
         return max(1, steps)
 
     def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -468,7 +471,7 @@ class Trainer:
                 raise ValueError("`validation_split` is only supported for array inputs; pass "
                                  "`validation_data` instead.")
             (x, y, sample_weight), validation_data = split_validation(
-                to_numpy_tree(x), to_numpy_tree(y), sample_weight, validation_split)
+                to_numpy_tree(x), to_numpy_tree(y, "y"), sample_weight, validation_split)
         if class_weight is not None:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
         feed = self._feed(x, y, sample_weight, batch_size, shuffle)
@@ -483,7 +486,7 @@ class Trainer:
 
         tx, train_exec = self._exec_for_trainable()
         ts = self._start_train_state(tx)
-        self._ts = ts
+        self._ts, self._fit_thread = ts, threading.get_ident()
         try:
             return self._fit_loop(ts, feed, (val_feed, val_steps), tx, train_exec, epochs,
                                   verbose, callbacks, initial_epoch, steps_per_epoch,
@@ -492,8 +495,9 @@ class Trainer:
             # Also when a callback or Ctrl-C stops fit mid-epoch: the optimizer state matches the
             # weights the model holds (the latest execution's), and on accelerators it is not a
             # buffer that the next execution already donated.
-            self.opt_state = self._ts["opt_state"]
-            self._ts = None
+            with self._ts_lock:
+                self.opt_state = self._ts["opt_state"]
+                self._ts, self._fit_thread = None, None
 
     def _start_train_state(self, tx):
         """A train state from the model's weights and the optimizer state (created, or with a
@@ -503,18 +507,18 @@ class Trainer:
         model = self.model
         copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
         model._ensure_built()
-        held = model._trees()
+        held = model._trees()  # never donated (`_jit_train`): used as they are
         if _any_deleted(held):
             raise RuntimeError(
-                f"The weights of model '{model.name}' were donated to a train step that did not "
-                "finish (an earlier fit was interrupted inside a jitted call on an accelerator), "
-                "so they are gone. Load them again (`load_weights`, a checkpoint) before training.")
+                f"The weights of model '{model.name}' are deleted device buffers (deleted, or "
+                "donated to a jitted function outside kerasx), so they are gone. Load them again "
+                "(`load_weights`, a checkpoint) before training.")
         if _any_deleted(self.opt_state):
             warnings.warn(f"The optimizer state of model '{model.name}' was lost when an earlier "
                           "fit was interrupted inside a jitted call; training goes on from a "
                           "fresh optimizer state.", stacklevel=4)
             self.opt_state = None
-        params, state = copy(held[0]), copy(held[1])  # donated buffers must be private
+        params, state = held
         # a custom train_step's optimizer runs over the list of trainable values
         over = model._lists_from_trees(params, state)[0] if (
             self.custom_steps and not self.pytree_steps) else params
@@ -545,6 +549,7 @@ class Trainer:
                 raise ValueError("Arguments `sample_weight` and `class_weight` cannot be "
                                  "specified at the same time.")
             sample_weight = _class_weights(self.model, y, class_weight, None)
+        x, y = to_numpy_tree(x), to_numpy_tree(y, "y")
         feed = self._feed(x, y, sample_weight, num_samples(x, y, sample_weight))
         self._prepare(feed)
         tx, train_exec = self._exec_for_trainable()
@@ -626,12 +631,14 @@ class Trainer:
                 ts = self._adopt_callback_changes()
                 data, order, valid, lo, hi = args
                 base = np.int32(first_step + start - lo)  # the step number of batch i is base + i
-                if self.loop_train_steps:
-                    ts, logs = train_exec(ts, *args, base)
-                else:
-                    for i in range(int(lo), int(hi)):
-                        ts, logs = train_exec(ts, data, order, valid, np.int32(i), np.int32(i + 1), base)
-                self._ts = ts
+                with self._ts_lock:  # see _opt_state_now
+                    if self.loop_train_steps:
+                        ts, logs = train_exec(ts, *args, base)
+                    else:
+                        for i in range(int(lo), int(hi)):
+                            ts, logs = train_exec(ts, data, order, valid, np.int32(i),
+                                                  np.int32(i + 1), base)
+                    self._ts = ts
                 model._set_trees(ts["params"], ts["state"])
                 cbs.on_train_batch_end(stop - 1, logs)
                 ran = stop
@@ -670,12 +677,11 @@ class Trainer:
         """The live train state, with weights a callback set through `model.set_weights` or
         `model.params = ...` (a learning rate set through `model.optimizer` is already in it)."""
         ts, model = self._ts, self.model
-        copy = (lambda t: jax.tree.map(jnp.array, t)) if _donate() else (lambda t: t)
         params, state = model._trees()  # the layers' arrays: the same objects unless changed
         if not _same_leaves(params, ts["params"]):
-            ts["params"] = copy(params)
+            ts["params"] = params  # never donated (`_jit_train`): no copy needed
         if not _same_leaves(state, ts["state"]):
-            ts["state"] = copy(state)
+            ts["state"] = state
         return ts
 
     # ------------------------------------------------------------------ resumable training
@@ -702,8 +708,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ the live learning rate
     def _opt_state_now(self):
+        """The optimizer state as it stands (the running fit's, during a fit). Another thread
+        gets a host copy taken under the lock that the fit holds while it dispatches an
+        execution, which donates (deletes) the state it is given."""
         if self._ts is not None:
-            return self._ts["opt_state"]
+            if threading.get_ident() == self._fit_thread:
+                return self._ts["opt_state"]
+            with self._ts_lock:
+                ts = self._ts
+                if ts is not None:
+                    return jax.tree.map(np.array, ts["opt_state"])
         if self.opt_state is None and self.model.built:
             self.opt_state = quick_jit(self._optimizer_and_weights()[0].init)(
                 self._optimizer_and_weights()[1])
@@ -826,7 +840,6 @@ class BoundOptimizer:
 
 
 _PROGBAR_UPDATES = 20   # executions per epoch when a progress bar is drawn and spe is "auto"
-_STREAM_CHUNK = 32      # batches per host-to-device chunk when streaming with spe "auto"
 
 
 def _uses_batch_statistics(layer) -> bool:
@@ -918,9 +931,35 @@ def _cpu_conv_gradients(model) -> bool:
 
 
 def _donate():
-    # Buffer donation reuses the train state's memory on accelerators; the CPU backend does not
-    # implement it (and would warn on every call).
+    # Buffer donation reuses the train state's memory on accelerators. Off on the CPU backend,
+    # where it gains nothing measurable (tests force it on to check the donation path).
     return (0,) if jax.default_backend() != "cpu" else ()
+
+
+_WEIGHTS = ("params", "state")
+
+
+def _jit_train(train_exec):
+    """`train_exec(ts, *args) -> (ts, logs)` jitted with the optimizer state, metrics and key
+    of the train state donated where `_donate()` says so, but never its weights.
+
+    The layers hold the weights an execution returns, and anything may read them while the
+    next execution runs: `predict`, `get_weights`, `save` or `layer.kernel` from another
+    thread. A donated buffer is deleted the moment the execution is dispatched, so those reads
+    would fail. The optimizer state is read across threads only through
+    `Trainer._opt_state_now`, under the trainer's lock."""
+    if not _donate():
+        return jax.jit(train_exec)
+
+    def split(weights, rest, *args):
+        return train_exec({**weights, **rest}, *args)
+
+    jitted = jax.jit(split, donate_argnums=1)
+
+    def call(ts, *args):
+        return jitted({k: ts[k] for k in _WEIGHTS},
+                      {k: v for k, v in ts.items() if k not in _WEIGHTS}, *args)
+    return call
 
 
 def _unpack_validation(data):
@@ -997,6 +1036,9 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
         feed = StreamFeed(IterableBatches(
             (b[:1] if isinstance(b, (tuple, list)) else (b,)) for b in x))
     else:
+        x = to_numpy_tree(x)
+        if num_samples(x) == 0:
+            return _empty_predictions(model, x)
         feed = make_feed(x, None, None, batch_size, False, on_device=data_on_device)
     x_spec = as_spec(feed.first()[0])
     model._ensure_built(x_spec)
@@ -1014,11 +1056,12 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
         if verbose == 1:
             spe = math.ceil(spe / _PROGBAR_UPDATES)
         if isinstance(feed, StreamFeed):
-            spe = min(spe, _STREAM_CHUNK)
+            spe = min(spe, feed.chunk_steps)
     fn = _predict_exec(model)
     # The execution length is static in the program: one execution over resident data runs
     # the whole size bucket (the extra batches repeat the last one and are dropped), so data of
-    # a nearby size reuses the compiled program.
+    # a nearby size reuses the compiled program; a streamed chunk runs its own rows of batches,
+    # a size bucket too.
     length = spe
     if getattr(feed, "order_steps", None) and spe >= feed.steps:
         length = feed.order_steps
@@ -1026,7 +1069,8 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
     outs = []
     for start, stop, args, rows in feed.executions(spe, steps):
         cbs.on_predict_batch_begin(start)
-        y = fn(*model._trees(), *args, length=length)
+        y = fn(*model._trees(), *args,
+               length=args[2].shape[0] if isinstance(feed, StreamFeed) else length)
         outs.append((y, stop - start, rows))
         cbs.on_predict_batch_end(stop - 1, {"outputs": y})
     flat = []
@@ -1038,6 +1082,18 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
         flat.append(np.concatenate(parts))
     cbs.on_predict_end()
     return model._unflatten_outputs(flat)
+
+
+def _empty_predictions(model, x):
+    """What `predict` returns for 0 samples: outputs of 0 rows in the model's output shapes
+    and dtypes (Keras 3 raises an unrelated error here)."""
+    spec = as_spec(x)
+    model._ensure_built(spec)
+    model._check_input_data(spec)
+    out = jax.eval_shape(lambda p, s, xx: model.apply(p, s, xx)[0], *model._trees(),
+                         jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x))
+    return model._unflatten_outputs([np.zeros(o.shape, o.dtype)
+                                     for o in model._flatten_outputs(out)])
 
 
 def predict_on_batch(model, x):
@@ -1064,7 +1120,8 @@ def _predict_exec(model):
             custom = _custom_steps.overrides(model, "predict_step")
 
             def one(i):
-                x = jax.tree.map(lambda a: a[order[jnp.minimum(i, hi - 1)]], data["x"])
+                x = jax.tree.map(lambda a: take_rows(a, order[jnp.minimum(i, hi - 1)]),
+                                 data["x"], is_leaf=lambda v: isinstance(v, HostRows))
                 if custom:  # Keras 3's JAX form: (outputs, non_trainable_variables)
                     return _custom_steps.run_predict_step(model, params, state, x)
                 return model.apply(params, state, x, training=False)[0]

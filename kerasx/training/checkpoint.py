@@ -6,7 +6,6 @@ then a rename), so a crash mid-save never destroys the previous checkpoint.
 """
 
 import os
-import shutil
 import warnings
 
 import jax
@@ -172,7 +171,9 @@ class ModelCheckpoint(_MonitorCallback):
 _BACKUP_FORMAT = "kerasx.backup"
 
 
-def _write_backup(filepath, model, training_state, epoch, batch):
+def _write_backup(filepath, model, training_state, epoch, batch, created_dir=False):
+    """Writes a backup; `created_dir` records that the callback made its folder, so that the
+    run that finishes (perhaps a resumed one) removes the folder too."""
     from ..saving import _files as _saving
 
     tensors = {**_saving.flatten_tree("params", model.params),
@@ -182,7 +183,8 @@ def _write_backup(filepath, model, training_state, epoch, batch):
         tensors[f"optimizer/{jax.tree_util.keystr(path)}"] = np.asarray(leaf)
     metadata = {"format": _BACKUP_FORMAT, "version": _saving.FORMAT_VERSION, "model": model.name,
                 "epoch": str(epoch), "batch": str(batch),
-                "shuffle_seed": str(training_state["shuffle_seed"])}
+                "shuffle_seed": str(training_state["shuffle_seed"]),
+                "created_backup_dir": "1" if created_dir else "0"}
     _saving.write_atomic(filepath, _saving.encode_tensors(tensors, metadata))
 
 
@@ -212,6 +214,12 @@ def _read_backup(filepath, model, training_state):
         raise ValueError(f"Backup '{filepath}' has no 'rng' tensor: it is not a complete backup.")
     rng = jax.random.wrap_key_data(tensors["rng"].astype(np.uint32),
                                    impl=jax.random.key_impl(training_state["rng"]))
+    for entry in ("epoch", "shuffle_seed"):
+        try:
+            int(metadata.get(entry))
+        except (TypeError, ValueError):
+            raise ValueError(f"Backup '{filepath}': its metadata entry '{entry}' should be an "
+                             f"integer; received {metadata.get(entry)!r}.") from None
     return params, state, opt_state, rng, metadata
 
 
@@ -224,7 +232,8 @@ class BackupAndRestore(Callback):
     of that and skips the epochs already done. After an epoch-level backup the resumed run gives
     the same weights as an uninterrupted one; after a batch-level backup the interrupted epoch
     is run again from its start with the backed-up weights (as in Keras). When `fit` ends
-    normally the backup is deleted (unless `delete_checkpoint=False`).
+    normally the backup files are deleted (unless `delete_checkpoint=False`), and the folder
+    too if the callback created it and nothing else is in it; other files in it are kept.
 
     Args:
         backup_dir: Folder for the backup; give each training job its own.
@@ -233,7 +242,9 @@ class BackupAndRestore(Callback):
         double_checkpoint: Keep the previous backup too, and fall back to it when the latest is
             unreadable (e.g. the machine died while writing it; writes are atomic, but a disk can
             still corrupt a file).
-        delete_checkpoint: Delete `backup_dir` when training ends normally.
+        delete_checkpoint: Delete the backup when training ends normally: the files the
+            callback wrote, and `backup_dir` itself if the callback created it and it is then
+            empty.
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
@@ -251,6 +262,7 @@ class BackupAndRestore(Callback):
         self._counter = _BatchCounter(save_freq) if save_freq != "epoch" else None
         self._current_epoch = 0
         self._last_batch = 0
+        self._created_dir = False  # whether this callback (or the run it resumes) made the folder
 
     def _uses_batch_hooks(self, kind):
         return kind == "train" and self._counter is not None
@@ -264,6 +276,7 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         if self._counter is not None:
             self._counter = _BatchCounter(self.save_freq)
+        self._created_dir = False
         if not os.path.exists(self._path):
             if self.double_checkpoint and os.path.exists(self._prev_path):
                 self._restore(self._prev_path)
@@ -286,6 +299,7 @@ class BackupAndRestore(Callback):
                                        shuffle_seed=int(metadata["shuffle_seed"]))
         self.model._initial_epoch = int(metadata["epoch"])
         self._current_epoch = int(metadata["epoch"])
+        self._created_dir = self._created_dir or metadata.get("created_backup_dir") == "1"
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -300,12 +314,28 @@ class BackupAndRestore(Callback):
             self._backup(epoch + 1, 0)
 
     def _backup(self, epoch, batch):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        if not os.path.isdir(self.backup_dir):
+            os.makedirs(self.backup_dir)
+            self._created_dir = True
         if self.double_checkpoint and os.path.exists(self._path):
             os.replace(self._path, self._prev_path)
-        _write_backup(self._path, self.model, self._trainer().training_state(), epoch, batch)
+        _write_backup(self._path, self.model, self._trainer().training_state(), epoch, batch,
+                      created_dir=self._created_dir)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.backup_dir):
-            shutil.rmtree(self.backup_dir)
+        """Deletes what the callback wrote, and never anything else: `backup_dir` may be a
+        folder of the user's that holds other files."""
+        if not self.delete_checkpoint:
+            return
+        from ..saving import _files as _saving
+
+        for path in (self._path, self._prev_path):
+            if os.path.lexists(path):
+                os.remove(path)
+            _saving.remove_stale_temporaries(os.path.realpath(path))
+        if self._created_dir:
+            try:
+                os.rmdir(self.backup_dir)  # only when empty
+            except OSError:
+                pass
 

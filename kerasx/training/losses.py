@@ -817,11 +817,32 @@ def _kind(loss) -> Optional[str]:
         return "sparse"
     if fn is categorical_crossentropy:
         return "categorical"
+    if fn in (mean_squared_error, mean_absolute_error, huber):
+        return "elementwise"
     return None
 
 
 def _dims_match(a, b):
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _check_elementwise(name, t, p):
+    """A loss that compares y_true with y_pred entry by entry: after Keras's rank adjustment
+    (a trailing axis of 1 added or dropped), the shapes must be equal. Broadcasting (targets
+    (n, 5) against predictions (n, 1)) would silently compare every prediction with every
+    target column, so it is an error."""
+    adjusted = t
+    if len(t) == len(p) + 1 and t[-1] == 1:
+        adjusted = t[:-1]
+    elif len(p) == len(t) + 1 and p[-1] == 1:
+        adjusted = t + (1,)
+    if not _dims_match(adjusted, p):
+        raise ValueError(
+            f"Loss `{name}` compares y_true with y_pred entry by entry, so they must have the "
+            f"same shape (up to a trailing axis of 1). Received: y_true.shape={t}, "
+            f"y_pred.shape={p}; they would broadcast to another shape and the loss would "
+            "compare each prediction with the wrong targets. Reshape the targets to the "
+            "model's output shape.")
 
 
 def check_labels(loss, y_true_shape, y_pred_shape, y_true_sample=None):
@@ -846,6 +867,9 @@ def check_labels(loss, y_true_shape, y_pred_shape, y_true_sample=None):
     name = get(loss).name
     t, p = tuple(y_true_shape), tuple(y_pred_shape)
     if not p:
+        return
+    if kind == "elementwise":
+        _check_elementwise(name, t, p)
         return
     k = p[-1]
     sparse_like = (len(t) == len(p) - 1 and _dims_match(t, p[:-1])) or (

@@ -42,7 +42,8 @@ def test_every_path_gives_the_same_weights(batchnorm, dropout):
     train the same model to the same weights and logs."""
     ref_w, ref_h = fit_weights(model(batchnorm, dropout, steps_per_execution=1),
                                sample_weight=SW, shuffle=True)
-    for kw in [dict(), dict(steps_per_execution=3), dict(data_on_device=False),
+    for kw in [dict(), dict(steps_per_execution=3), dict(data_on_device=True),
+               dict(data_on_device=True, steps_per_execution=3), dict(data_on_device=False),
                dict(data_on_device=False, steps_per_execution=2)]:
         w, h = fit_weights(model(batchnorm, dropout, **kw), sample_weight=SW, shuffle=True)
         for a, b in zip(ref_w, w):
@@ -59,9 +60,11 @@ def test_an_iterable_of_batches_trains_like_the_arrays():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(steps_per_execution=3), dict(data_on_device=False),
-                                dict(steps_per_execution=1)])
-def test_one_trace_per_fit_with_batchnorm_and_a_partial_batch(kw):
+@pytest.mark.parametrize("kw, new_shape_traces", [
+    (dict(data_on_device=True), 1), (dict(data_on_device=True, steps_per_execution=3), 1),
+    (dict(data_on_device=False), 1), (dict(), 1), (dict(steps_per_execution=1), 1),
+    (dict(data_on_device=False, steps_per_execution=1), 0)])
+def test_one_trace_per_fit_with_batchnorm_and_a_partial_batch(kw, new_shape_traces):
     counter = CountTraces()
     m = kerasx.Sequential([layers.Input((4,)), counter, layers.BatchNormalization(),
                            layers.Dense(3, activation="softmax")])
@@ -72,21 +75,35 @@ def test_one_trace_per_fit_with_batchnorm_and_a_partial_batch(kw):
     m.fit(X, Y, batch_size=16, epochs=2, verbose=0)
     m.evaluate(X[:21], Y[:21], batch_size=16, verbose=0)
     assert counter.traces == 4
-    # resident data is part of the program's signature: a new data shape compiles once more
+    # resident data, and a streamed chunk of 2 batches rather than 4, are part of the
+    # program's signature: a new data shape compiles once more; chunks of one batch do not
     m.evaluate(X, Y, batch_size=16, verbose=0)
     m.evaluate(X, Y, batch_size=16, verbose=0)
-    assert counter.traces == 5
+    assert counter.traces == 4 + new_shape_traces
 
 
 def test_execution_bounds_are_traced_values_not_compile_time_constants():
-    m = model()
-    m.fit(X, Y, batch_size=16, verbose=0)  # builds the trainer
-    t = m._trainer
-    t._train_exec = jax.jit(chex.assert_max_traces(t._make_train_exec(t.optimizer), n=1))
-    for spe in ("auto", 1, 3, 100):
-        t.steps_per_execution = spe
-        m.fit(X, Y, batch_size=16, epochs=2, verbose=0)
-        m.fit(X, Y, batch_size=16, epochs=1, verbose=0, steps_per_epoch=2)
+    """Over resident data any run length reuses one program; a streamed chunk's rows are part
+    of the signature, so each execution length compiles once, whatever the epochs' windows."""
+    for on_device, spes, traces in ((True, ("auto", 1, 3, 100), 1), (False, (1, 3), 2)):
+        chex.clear_trace_counter()
+        m = model(data_on_device=on_device)
+        m.fit(X, Y, batch_size=16, verbose=0)  # builds the trainer
+        t = m._trainer
+        execution, traced = t._make_train_exec(t.optimizer), []
+
+        def watched(*args):  # Python runs when JAX traces
+            traced.append(True)
+            return execution(*args)
+
+        t._train_exec = jax.jit(chex.assert_max_traces(watched, n=traces))
+        for spe in spes:
+            t.steps_per_execution = spe
+            m.fit(X, Y, batch_size=16, epochs=2, verbose=0)
+            m.fit(X, Y, batch_size=16, epochs=1, verbose=0, steps_per_epoch=2)
+            if not on_device:  # a chunk's shape does not depend on the size of the data
+                m.fit(X[:37], Y[:37], batch_size=16, epochs=1, verbose=0)
+        assert len(traced) == traces  # fit ran the watched program
 
 
 def test_batch_callbacks_see_one_call_per_execution():
@@ -211,12 +228,19 @@ def test_invalid_settings_are_named():
 
 
 def test_data_larger_than_the_budget_streams(monkeypatch):
-    monkeypatch.setattr(_data, "device_data_budget", lambda: 100)
-    feed = _data.make_feed(X, Y, None, 16)
-    assert isinstance(feed, _data.StreamFeed)
-    monkeypatch.undo()
     assert isinstance(_data.make_feed(X, Y, None, 16), _data.DeviceFeed)
     assert isinstance(_data.make_feed(X, Y, None, 16, on_device=False), _data.StreamFeed)
+    monkeypatch.setattr(_data, "device_data_budget", lambda: 100)
+    assert isinstance(_data.make_feed(X, Y, None, 16), _data.StreamFeed)
+    assert isinstance(_data.make_feed(X, Y, None, 16, on_device=True), _data.DeviceFeed)
+    monkeypatch.undo()
+    # the CPU backend's device is host memory: large arrays that XLA cannot read in place
+    # (float64 becomes float32, a copy) stream rather than being copied whole
+    big = np.zeros((40_000, 4))
+    assert isinstance(_data.make_feed(big, None, None, 16), _data.StreamFeed)
+    assert isinstance(_data.make_feed(big.astype(np.float32), None, None, 16), _data.DeviceFeed)
+    strided = np.zeros((100_000, 8), np.float32)[:, :4]  # 1.6 MB, not contiguous
+    assert isinstance(_data.make_feed(strided, None, None, 16), _data.StreamFeed)
 
 
 def test_conv_models_on_the_cpu_run_one_step_per_call_with_the_same_result():
@@ -311,14 +335,57 @@ def test_host_reads_do_not_grow_with_the_number_of_steps(host_reads, spe, verbos
     capsys.readouterr()
 
 
-def test_padding_on_the_device_trains_like_padding_on_the_host(monkeypatch):
-    """Accelerators append the size bucket's pad rows after the transfer, the CPU before it."""
-    host = fit_weights(model(), epochs=2)
-    monkeypatch.setattr(_data, "_pads_on_host", lambda: False)
+def test_resident_data_is_placed_in_slices_into_one_padded_buffer(monkeypatch):
+    """Resident data moves a sixteenth at a time into a buffer of the size bucket (no second
+    whole copy on the host or the device) and trains exactly like streamed chunks."""
+    moved = []
+    real_put = jax.device_put
+    monkeypatch.setattr(_data.jax, "device_put", lambda a, *r, **k: (
+        moved.append(np.shape(a)[0]), real_put(a, *r, **k))[1])
     feed = _data.DeviceFeed(X, Y, SW, batch_size=16)
-    assert feed.data["x"].shape == (_data.bucket_rows(50), 4)
-    np.testing.assert_array_equal(np.asarray(feed.data["sw"][50:]), 0.0)
-    device = fit_weights(model(), epochs=2)
-    for a, b in zip(host[0], device[0]):
+    monkeypatch.undo()
+    assert moved == [4] * 12 + [2] + [4] * 12 + [2] + [4] * 12 + [2]  # x, y, sw: 50 rows each
+    rows = _data.bucket_rows(50)
+    np.testing.assert_array_equal(np.asarray(feed.data["x"]),
+                                  np.concatenate([X, np.zeros((rows - 50, 4), X.dtype)]))
+    np.testing.assert_array_equal(np.asarray(feed.data["y"])[:50], Y)
+    np.testing.assert_array_equal(np.asarray(feed.data["sw"]), np.r_[SW, np.zeros(rows - 50)])
+    resident = fit_weights(model(data_on_device=True), sample_weight=SW, epochs=2)
+    streamed = fit_weights(model(data_on_device=False), sample_weight=SW, epochs=2)
+    for a, b in zip(resident[0], streamed[0]):
         np.testing.assert_array_equal(a, b)
-    assert host[1] == device[1]
+    assert resident[1] == streamed[1]
+
+
+@pytest.mark.parametrize("features", [(256,), (16, 16, 1)], ids=["flat", "images"])
+def test_large_arrays_on_the_cpu_are_read_in_place_and_train_like_streamed_chunks(features):
+    """On the CPU backend a resident array over 1 MiB is not copied: XLA reads the user's
+    memory (HostRows). It trains, evaluates and predicts exactly as streamed chunks do."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(1300,) + features).astype(np.float32)  # 1.3 MB
+    y = rng.integers(0, 3, 1300).astype(np.int32)
+    feed = _data.DeviceFeed(x, y, None, batch_size=64)
+    rows = feed.data["x"]
+    assert isinstance(rows, _data.HostRows)
+    start = rows.flat.unsafe_buffer_pointer() + rows.shift * 4
+    assert start == x.ctypes.data  # the user's own memory, not a copy
+    assert isinstance(_data.make_feed(x, y, None, 64), _data.DeviceFeed)
+    assert isinstance(_data.make_feed(x.astype(np.float64), y, None, 64), _data.StreamFeed)
+
+    def run(on_device):
+        kerasx.utils.set_random_seed(2)
+        m = kerasx.Sequential([layers.Input(features), layers.Flatten(),
+                               layers.Dense(8, activation="relu"), layers.Dropout(0.2),
+                               layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], data_on_device=on_device)
+        h = m.fit(x, y, batch_size=64, epochs=2, verbose=0, validation_data=(x[:300], y[:300]))
+        return (m.get_weights(), h.history, m.evaluate(x, y, batch_size=100, verbose=0),
+                m.predict(x, batch_size=100, verbose=0))
+
+    in_place, streamed = run(True), run(False)
+    for a, b in zip(in_place[0], streamed[0]):
+        np.testing.assert_array_equal(a, b)
+    assert in_place[1] == streamed[1]
+    assert in_place[2] == streamed[2]
+    np.testing.assert_array_equal(in_place[3], streamed[3])

@@ -15,7 +15,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import chex  # noqa: E402
 import jax  # noqa: E402
-import keras  # noqa: E402
+from keras_oracle import keras  # noqa: E402  (the oracle tests skip without Keras)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -188,15 +188,30 @@ def test_epoch_window():
 
 
 @pytest.mark.filterwarnings("ignore:steps_per_epoch=3 does not divide")
-def test_one_compile_for_all_the_windows():
+@pytest.mark.parametrize("on_device", [True, False])
+def test_one_compile_for_all_the_windows(on_device):
+    """Every window of steps_per_epoch runs one compiled program: any run length over resident
+    data; streamed chunks compile once per execution length."""
+    chex.clear_trace_counter()
     model = kerasx.Sequential([layers.Input((X.shape[1],)), layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer="sgd", loss="mse", data_on_device=on_device)
     model.fit(X, Y, batch_size=BS, verbose=0)  # builds the trainer
     t = model._trainer
-    t._train_exec = jax.jit(chex.assert_max_traces(t._make_train_exec(t.optimizer), n=1))
-    for spe in ("auto", 1, 2):
+    execution, traces = t._make_train_exec(t.optimizer), []
+
+    def traced(*args):  # Python runs when JAX traces
+        traces.append(True)
+        return execution(*args)
+
+    spes = ("auto", 1, 2)
+    t._train_exec = jax.jit(chex.assert_max_traces(traced, n=1 if on_device else len(spes)))
+    for spe in spes:
         t.steps_per_execution = spe
         model.fit(X, Y, batch_size=BS, epochs=5, steps_per_epoch=3, verbose=0)
+    # fit ran the watched execution, compiled once for every window
+    assert traces == [True] * (1 if on_device else len(spes))
+    # 10 batches, then 3 fits of 5 windows: 0-2, 3-5, 6-8, 9 (the end of the data), 0-2
+    assert model.optimizer.iterations == 10 + 3 * (3 + 3 + 3 + 1 + 3)
 
 
 class KillAt(Callback):
