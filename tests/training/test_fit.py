@@ -418,8 +418,9 @@ def test_a_validation_generator_that_runs_out_warns():
 
 
 def test_fit_after_buffers_were_donated_to_an_unfinished_step():
-    """On an accelerator, an interrupted jitted call leaves its donated inputs deleted; the next
-    fit says what happened instead of failing on a deleted array (simulated with `.delete()`)."""
+    """On an accelerator, an interrupted jitted call leaves its donated inputs (the optimizer
+    state) deleted; the next fit says what happened and starts a fresh optimizer state. Deleted
+    weights (never donated by kerasx) are an error that says so (simulated with `.delete()`)."""
     model = classifier()
     model.fit(X, Y, epochs=1, verbose=0)
     for leaf in jax.tree.leaves(model._trainer.opt_state):
@@ -428,7 +429,7 @@ def test_fit_after_buffers_were_donated_to_an_unfinished_step():
         model.fit(X, Y, epochs=1, verbose=0)
     assert model.optimizer.iterations == 2  # a fresh optimizer state, then one epoch (2 steps)
     jax.tree.leaves(model.params)[0].delete()
-    with pytest.raises(RuntimeError, match="weights of model .* were donated"):
+    with pytest.raises(RuntimeError, match="weights of model .* are deleted device buffers"):
         model.fit(X, Y, epochs=1, verbose=0)
 
 
