@@ -102,6 +102,13 @@ LAYER_CASES = [
      "float32", True),
     ("Lambda", dict(function=lambda_fn_for_tests, arguments={"power": 3}), (2, 3), "float32",
      False),
+    ("ReLU", dict(max_value=6.0, negative_slope=0.1, threshold=0.5), (2, 5), "float32", False),
+    ("LeakyReLU", dict(negative_slope=0.05), (2, 5), "float32", False),
+    ("ELU", dict(alpha=0.5), (2, 5), "float32", False),
+    ("PReLU", dict(alpha_initializer=initializers.RandomUniform(0.0, 0.5), shared_axes=[1],
+                   alpha_regularizer="l2", alpha_constraint="non_neg"), (2, 3, 4), "float32",
+     False),
+    ("Softmax", dict(axis=[1, 2]), (2, 3, 4), "float32", False),
 ]
 
 
@@ -205,6 +212,11 @@ KERAS_KEY_CASES = [
     ("Maximum", dict()), ("Minimum", dict()), ("Concatenate", dict(axis=1)),
     ("InputLayer", dict(shape=(3, 4))),
     ("Lambda", dict(function=lambda_fn_for_tests, arguments={"power": 3})),
+    ("ReLU", dict(max_value=6.0, negative_slope=0.1, threshold=0.5)),
+    ("LeakyReLU", dict(negative_slope=0.05)),
+    ("ELU", dict(alpha=0.5)),
+    ("PReLU", dict(shared_axes=[1, 2])),
+    ("Softmax", dict(axis=1)),
 ]
 
 

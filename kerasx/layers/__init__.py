@@ -4,6 +4,11 @@ from ._base import KerasTensor as KerasTensor
 from ._base import Layer as Layer
 from .._variables import Variable as Variable
 from .._variables import collect_losses as collect_losses
+from ._activations import ELU as ELU
+from ._activations import LeakyReLU as LeakyReLU
+from ._activations import PReLU as PReLU
+from ._activations import ReLU as ReLU
+from ._activations import Softmax as Softmax
 from ._core import Activation as Activation
 from ._core import Dense as Dense
 from ._core import Embedding as Embedding
