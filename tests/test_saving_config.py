@@ -109,6 +109,17 @@ LAYER_CASES = [
                    alpha_regularizer="l2", alpha_constraint="non_neg"), (2, 3, 4), "float32",
      False),
     ("Softmax", dict(axis=[1, 2]), (2, 3, 4), "float32", False),
+    ("Identity", dict(), (2, 3), "float32", False),
+    ("Permute", dict(dims=(2, 1)), (2, 3, 4), "float32", False),
+    ("RepeatVector", dict(n=3), (2, 4), "float32", False),
+    ("Cropping1D", dict(cropping=(2, 1)), (2, 6, 3), "float32", False),
+    ("Cropping2D", dict(cropping=((1, 0), (2, 1)), data_format="channels_first"), (2, 3, 6, 7),
+     "float32", False),
+    ("ZeroPadding1D", dict(padding=(0, 2)), (2, 4, 3), "float32", False),
+    ("ZeroPadding2D", dict(padding=(1, 2)), (2, 4, 5, 3), "float32", False),
+    ("UpSampling1D", dict(size=3), (2, 4, 3), "float32", False),
+    ("UpSampling2D", dict(size=(1, 2), data_format="channels_first"), (2, 2, 3, 4), "float32",
+     False),
 ]
 
 
@@ -217,6 +228,11 @@ KERAS_KEY_CASES = [
     ("ELU", dict(alpha=0.5)),
     ("PReLU", dict(shared_axes=[1, 2])),
     ("Softmax", dict(axis=1)),
+    ("Identity", dict()), ("Permute", dict(dims=(2, 1))), ("RepeatVector", dict(n=3)),
+    ("Cropping1D", dict(cropping=2)), ("Cropping2D", dict(cropping=(1, 2))),
+    ("ZeroPadding1D", dict(padding=(0, 2))),
+    ("ZeroPadding2D", dict(padding=((1, 2), (0, 3)), data_format="channels_first")),
+    ("UpSampling1D", dict(size=3)), ("UpSampling2D", dict(size=(1, 2))),
 ]
 
 

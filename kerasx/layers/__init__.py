@@ -40,6 +40,15 @@ from ._pooling import MaxPooling2D as MaxPooling2D
 from ._normalization import BatchNormalization as BatchNormalization
 from ._normalization import LayerNormalization as LayerNormalization
 from ._regularization import Dropout as Dropout
+from ._reshaping import Cropping1D as Cropping1D
+from ._reshaping import Cropping2D as Cropping2D
+from ._reshaping import Identity as Identity
+from ._reshaping import Permute as Permute
+from ._reshaping import RepeatVector as RepeatVector
+from ._reshaping import UpSampling1D as UpSampling1D
+from ._reshaping import UpSampling2D as UpSampling2D
+from ._reshaping import ZeroPadding1D as ZeroPadding1D
+from ._reshaping import ZeroPadding2D as ZeroPadding2D
 from ._merging import Add as Add
 from ._merging import Average as Average
 from ._merging import Concatenate as Concatenate

@@ -1,0 +1,210 @@
+"""Reshaping layers: Identity, Permute, RepeatVector, Cropping1D/2D, ZeroPadding1D/2D,
+UpSampling1D/2D (Keras 3's `keras.layers`)."""
+
+from typing import Tuple
+
+import jax.numpy as jnp
+
+from ._base import Layer, shape_str
+from ._convolutional import _spatial_axes, _standardize_data_format
+
+
+def _pair(layer: str, arg: str, value, allow_zero: bool = True) -> Tuple[int, int]:
+    """An int or a pair of ints as a pair of non-negative (or positive) ints."""
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        pair = tuple(pair)
+    except TypeError:
+        pair = ()
+    low = 0 if allow_zero else 1
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low
+                                 for v in pair):
+        raise ValueError(f"Layer {layer} expects `{arg}` to be an int or a pair of ints of at "
+                         f"least {low}. Received: {arg}={value!r}")
+    return pair
+
+
+def _pairs(layer: str, arg: str, value) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+    """Keras's 2D amounts: an int, two ints (symmetric per axis) or two pairs."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (_pair(layer, arg, value), _pair(layer, arg, value))
+    if not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"Layer {layer} expects `{arg}` to be an int, a pair of ints or a pair "
+                         f"of pairs ((top, bottom), (left, right)). Received: {arg}={value!r}")
+    return (_pair(layer, arg, value[0]), _pair(layer, arg, value[1]))
+
+
+class Identity(Layer):
+    """Returns its inputs unchanged."""
+
+    supports_masking = True
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        return inputs, state
+
+
+class Permute(Layer):
+    """Permutes the axes after the batch axis: `dims` is a permutation of 1..rank-1."""
+
+    supports_masking = True
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Layer '{self.name}' (Permute) expects `dims` to be a permutation "
+                             f"of 1..{len(self.dims)} (the batch axis stays first). Received: "
+                             f"dims={dims!r}")
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (len(self.dims) + 1,))
+        return jnp.transpose(inputs, (0,) + self.dims), state
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims}
+
+
+class RepeatVector(Layer):
+    """`(batch, features)` -> `(batch, n, features)`: the input repeated `n` times."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError(f"Layer '{self.name}' (RepeatVector) expects `n` to be a positive "
+                             f"integer. Received: n={n!r}")
+        self.n = n
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (2,))
+        return jnp.repeat(inputs[:, None, :], self.n, axis=1), state
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+def _crop(layer, inputs, axes, amounts):
+    index = [slice(None)] * inputs.ndim
+    for axis, (lo, hi) in zip(axes, amounts):
+        if lo + hi >= inputs.shape[axis]:
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) crops {lo} + {hi} from axis "
+                f"{axis} of inputs of shape {shape_str(inputs.shape)}: nothing would be left.")
+        index[axis] = slice(lo, inputs.shape[axis] - hi)
+    return inputs[tuple(index)]
+
+
+class Cropping1D(Layer):
+    """Crops `cropping = (start, end)` steps (or an int for both) off axis 1 of
+    `(batch, steps, features)`."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pair("Cropping1D", "cropping", cropping)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (3,))
+        return _crop(self, inputs, (1,), (self.cropping,)), state
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping}
+
+
+class Cropping2D(Layer):
+    """Crops `((top, bottom), (left, right))` (or symmetric amounts) off an image's height and
+    width."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.cropping = _pairs("Cropping2D", "cropping", cropping)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (4,))
+        return _crop(self, inputs, _spatial_axes(2, self.data_format), self.cropping), state
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping,
+                "data_format": self.data_format}
+
+
+def _pad(inputs, axes, amounts):
+    widths = [(0, 0)] * inputs.ndim
+    for axis, amount in zip(axes, amounts):
+        widths[axis] = amount
+    return jnp.pad(inputs, widths)
+
+
+class ZeroPadding1D(Layer):
+    """Pads axis 1 (the steps) with `padding = (start, end)` zeros (or an int for both)."""
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.padding = _pair("ZeroPadding1D", "padding", padding)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (3,))
+        return _pad(inputs, _spatial_axes(1, self.data_format), (self.padding,)), state
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class ZeroPadding2D(Layer):
+    """Pads an image's height and width with zeros: `((top, bottom), (left, right))`, two ints
+    (symmetric per axis) or one int."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.padding = _pairs("ZeroPadding2D", "padding", padding)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (4,))
+        return _pad(inputs, _spatial_axes(2, self.data_format), self.padding), state
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class UpSampling1D(Layer):
+    """Repeats each step `size` times along axis 1."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"Layer '{self.name}' (UpSampling1D) expects `size` to be a "
+                             f"positive integer. Received: size={size!r}")
+        self.size = size
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (3,))
+        return jnp.repeat(inputs, self.size, axis=1), state
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+class UpSampling2D(Layer):
+    """Repeats each row `size[0]` and each column `size[1]` times (nearest-neighbour
+    upsampling). Only `interpolation="nearest"` is supported so far."""
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.size = _pair("UpSampling2D", "size", size, allow_zero=False)
+        self.interpolation = str(interpolation).lower()
+        if self.interpolation != "nearest":
+            raise ValueError(f"Layer '{self.name}' (UpSampling2D) supports "
+                             "interpolation='nearest' only so far. Received: "
+                             f"interpolation={interpolation!r}")
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (4,))
+        height, width = _spatial_axes(2, self.data_format)
+        out = jnp.repeat(inputs, self.size[0], axis=height)
+        return jnp.repeat(out, self.size[1], axis=width), state
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "data_format": self.data_format,
+                "interpolation": self.interpolation}
