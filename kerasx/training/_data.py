@@ -127,8 +127,8 @@ class ArrayBatches:
 
     def chunk_steps(self) -> int:
         """Batches per host chunk: about 1/24 of the data, at least 2 MiB and at most 32 MiB
-        of rows, and whole batches. Three chunks are alive at once (one running, one sent, one
-        being gathered), so a fit holds at most 1/8 of the data more (6 MiB under 48 MiB)."""
+        of rows, and whole batches. At most four chunks are alive at once (`_HostBuffers`), so
+        a fit holds at most 1/6 of the data more (8 MiB under 48 MiB)."""
         total = tree_nbytes((self.x, self.y, self.sample_weight))
         per_batch = max(1, total // self.n * self.batch_size)
         target = min(max(total // 24, _CHUNK_MIN_BYTES), _CHUNK_MAX_BYTES)
@@ -137,10 +137,11 @@ class ArrayBatches:
     def chunks(self, k: int, limit: Optional[int], rng: Optional[np.random.Generator],
                first: int = 0) -> Iterator[tuple]:
         """Host chunks of k batches from batch `first` on (at most `limit` batches): `(data,
-        valid, n_batches)` with `data` rows of `bucket_rows(k)` full batches. Each array's rows are gathered
-        with one `np.take` into a fresh 64-byte-aligned buffer, which `jax.device_put` on the
-        CPU backend adopts without a copy; the partial last batch is padded with row 0 (masked
-        out), and the rows of batches past `n_batches` are zeros that the loop never reads."""
+        valid, n_batches)` with `data` rows of `bucket_rows(k)` full batches. Each array's rows
+        are gathered with one `np.take` into a reused page-aligned buffer (`_HostBuffers`),
+        which `jax.device_put` on the CPU backend adopts without a copy; the partial last batch
+        is padded with row 0 (masked out), and the rows of batches past `n_batches` are never
+        read by the loops."""
         order = rng.permutation(self.n) if (self.shuffle and rng is not None) else None
         bs, n = self.batch_size, self.n
         # The chunk's shape is part of the jitted programs' signature: a size bucket of k
