@@ -7,12 +7,15 @@
 
 from . import activations as activations
 from . import callbacks as callbacks
+from . import config as config
 from . import constraints as constraints
 from . import datasets as datasets
+from . import dtype_policies as dtype_policies
 from . import initializers as initializers
 from . import layers as layers
 from . import losses as losses
 from . import metrics as metrics
+from . import mixed_precision as mixed_precision
 from . import models as models
 from . import ops as ops
 from . import optimizers as optimizers
@@ -20,6 +23,8 @@ from . import random as random
 from . import regularizers as regularizers
 from . import saving as saving
 from . import utils as utils
+from .dtype_policies import DTypePolicy as DTypePolicy
+from .dtype_policies import FloatDTypePolicy as FloatDTypePolicy
 from .layers import Input as Input
 from .models import Model as Model
 from .models import Sequential as Sequential

@@ -19,11 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import constraints, initializers, regularizers
+from .. import constraints, dtype_policies, initializers, regularizers
 from .._jit import quick_jit
 from .._seeding import next_rng_key
 from .._types import Params, PRNGKey, Shape, Spec, State
 from . import _tree
+from ._input_spec import assert_input_compatibility
 from ._tree import shape_str as shape_str
 from .._variables import (CallScope, Variable, WeightSpec, collect_losses, current_scope,
                           record_loss, scope_of)
@@ -79,7 +80,7 @@ _KERAS_ONLY_ARGS = {
     "kernel_constraint": None, "bias_constraint": None, "embeddings_regularizer": None,
     "embeddings_constraint": None, "beta_regularizer": None, "gamma_regularizer": None,
     "beta_constraint": None, "gamma_constraint": None, "quantization_config": None,
-    "lora_rank": None, "lora_alpha": None, "mask_zero": False, "sparse": False, "ragged": False,
+    "lora_rank": None, "lora_alpha": None, "sparse": False, "ragged": False,
     "optional": False, "synchronized": False, "renorm": False, "renorm_clipping": None,
     "renorm_momentum": None,
 }
@@ -158,7 +159,13 @@ class Layer:
         name: the layer's name; also its key in a container's params/state dicts. Defaults to
             the snake-case class name, made unique within the container that holds it.
         trainable: whether `fit` updates this layer's weights (and those of its sublayers).
-        dtype: the dtype of the layer's weights (default "float32").
+        dtype: the layer's dtype policy (a `DTypePolicy`, or a name: "float32", "bfloat16",
+            "mixed_bfloat16", ...; default the global policy, float32 unless
+            `kerasx.config.set_dtype_policy` changed it). Weights are created in its
+            `variable_dtype`; floating inputs, and under a mixed policy the weights, are cast to
+            its `compute_dtype` where the layer is called.
+        autocast: whether the layer casts its floating inputs and weights as its policy says
+            (Keras's `autocast`).
         input_shape: Keras's shortcut on the first layer of a `Sequential`: the shape of one
             sample, without the batch axis.
 
@@ -182,11 +189,18 @@ class Layer:
     # True for layers whose `apply` takes the keyword `batch_mask` (BatchNormalization and the
     # models); containers pass it through `apply_layer`, so other layers keep the plain signature.
     takes_batch_mask = False
+    # Whether the layer's floating inputs are cast to its compute dtype where it is called
+    # (Keras's `_convert_input_args`; False for Sequential and functional models, whose layers
+    # cast their own inputs).
+    _convert_input_args = True
+    # Own weights kept in their variable dtype under a mixed policy (Keras's `autocast=False`
+    # weights: normalization scales and statistics); `add_weight(autocast=False)` adds to it.
+    _float32_weights: Tuple[str, ...] = ()
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[int]] = None,
                  input_dim: Optional[int] = None, batch_size: Optional[int] = None,
-                 activity_regularizer=None, **kwargs):
+                 activity_regularizer=None, autocast: bool = True, **kwargs):
         object.__setattr__(self, "_tracked", {})
         if kwargs:
             raise TypeError(
@@ -207,7 +221,9 @@ class Layer:
         self._last_losses: List[Any] = []         # `add_loss` values of the last eager call
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._trainable = bool(trainable)
-        self.dtype = jnp.dtype(dtype or "float32")
+        self._dtype_policy = dtype_policies.get(standardize_dtype_config(dtype))
+        self.autocast = bool(autocast)
+        self._exempt_weights: set = set()  # add_weight(autocast=False)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if input_shape is not None:
@@ -281,6 +297,38 @@ class Layer:
         self._trainable = bool(value)
         for _, sub in self._sublayer_items():
             sub.trainable = value
+
+    # ----------------------------------------------------------------------------- dtypes
+    @property
+    def dtype_policy(self) -> "dtype_policies.DTypePolicy":
+        """The layer's `DTypePolicy`: its compute and variable dtypes."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        if self.__dict__.get("_built"):
+            raise ValueError(f"Layer '{self.name}' is built: set its dtype policy before it "
+                             "creates its weights.")
+        self._dtype_policy = dtype_policies.get(value)
+
+    @property
+    def dtype(self):
+        """The dtype of the layer's weights (its policy's variable dtype)."""
+        return jnp.dtype(self._dtype_policy.variable_dtype)
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in and returns (its policy's compute dtype)."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def input_dtype(self) -> str:
+        """The dtype floating inputs are cast to where the layer is called."""
+        return self._dtype_policy.compute_dtype
 
     def _sublayer_items(self) -> List[Tuple[str, "Layer"]]:
         """`(key, sublayer)` pairs in Keras order; a sublayer's weights nest under its key.
@@ -376,7 +424,8 @@ class Layer:
         """Output shapes and dtypes for `input_spec`, computed without running anything."""
         input_spec = as_spec(input_spec)
         params, state = jax.eval_shape(lambda: self.init(jax.random.key(0), input_spec))
-        out, _ = jax.eval_shape(lambda p, s, x: self.apply(p, s, x), params, state, input_spec)
+        out, _ = jax.eval_shape(lambda p, s, x: apply_layer(self, p, s, x), params, state,
+                                input_spec)
         return out
 
     def compute_mask(self, inputs, previous_mask=None):
@@ -433,6 +482,8 @@ class Layer:
             trainable: whether `fit` updates it; a non-trainable weight lives in `state` and
                 `call` may update it with `variable.assign(...)`.
             name: its name in the layer (default "variable", made unique).
+            autocast: whether a mixed dtype policy casts it to the compute dtype in `call`
+                (False keeps it in its own dtype, as normalization statistics are).
         """
         scope = scope_of(self)
         if self._structure_built:
@@ -464,6 +515,8 @@ class Layer:
                 f"Layer '{self.name}': the weight name '{name}' is also the key of one of its "
                 "sublayers; choose another name.")
         self._weight_options(name, regularizer, constraint)
+        if not autocast:
+            self._exempt_weights.add(name)
         ws = WeightSpec(name, shape, dtype, initializer, bool(trainable))
         self._weight_specs.append(ws)
         if scope is not None:
@@ -617,7 +670,8 @@ class Layer:
         argument of the layer (activations by name, initializers as Keras's small dicts).
         A subclass with its own arguments adds them: `{**super().get_config(), "units": ...}`.
         """
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self._dtype_policy.name}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
@@ -694,6 +748,7 @@ class Layer:
         """Calls the layer: on `kerasx.Input` tensors it records a graph node; inside another
         layer's `call` it runs on that layer's pytrees; on arrays it builds itself if needed
         and runs on the weights it holds (`training=` honoured; state updates kept)."""
+        check_input_spec(self, inputs)
         leaves = jax.tree.leaves(inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
         if leaves and all(isinstance(t, KerasTensor) for t in leaves):
             return _symbolic_call(self, inputs, args, kwargs)
@@ -855,6 +910,46 @@ def apply_masked(layer, params, state, inputs, in_mask, *args, training=False, r
     return out, new_state, out_mask
 
 
+def _is_float(dtype) -> bool:
+    return jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+
+
+def _cast_floats(tree, dtype):
+    """`tree` with its floating arrays (and specs) of another dtype cast to `dtype`."""
+    def cast(x):
+        if isinstance(x, jax.ShapeDtypeStruct):
+            return jax.ShapeDtypeStruct(x.shape, dtype) if _is_float(x.dtype) else x
+        if hasattr(x, "dtype") and hasattr(x, "astype") and _is_float(x.dtype) \
+                and x.dtype != dtype:
+            return x.astype(dtype)
+        return x
+    return jax.tree.map(cast, tree, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
+
+
+def _autocast(layer: "Layer", params, state, inputs, args, kwargs):
+    """Keras's dtype policy where the layer is called: floating inputs (and array arguments)
+    to the compute dtype; under a mixed policy, the layer's own floating weights too (not its
+    sublayers', which cast their own; not the weights it keeps in float32)."""
+    compute = jnp.dtype(layer.compute_dtype)
+    if layer._convert_input_args:
+        inputs, args = _cast_floats(inputs, compute), _cast_floats(args, compute)
+        kwargs = {k: v if k == "mask" else _cast_floats(v, compute) for k, v in kwargs.items()}
+    if layer.dtype_policy.is_mixed:
+        keep = set(dict(layer._sublayer_items())) | set(layer._float32_weights) \
+            | layer._exempt_weights
+        params, state = ({k: v if k in keep else _cast_floats(v, compute) for k, v in t.items()}
+                         if isinstance(t, dict) else t for t in (params, state))
+    return params, state, inputs, args, kwargs
+
+
+def check_input_spec(layer: "Layer", inputs: Any):
+    """Checks `inputs` (arrays, specs or symbolic tensors) against the layer's `input_spec`, if
+    it declares one: a ValueError naming the layer and the mismatch. Reads static shapes only."""
+    spec = getattr(layer, "input_spec", None)
+    if spec is not None:
+        assert_input_compatibility(spec, inputs, layer.name)
+
+
 def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args,
                 training: bool = False, rng: Optional[PRNGKey] = None,
                 batch_mask: Optional[jax.Array] = None, **kwargs) -> Tuple[Any, State]:
@@ -871,10 +966,18 @@ def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args
     Returns:
         `(outputs, new_state)`, as `layer.apply` returns them.
     """
+    check_input_spec(layer, inputs)  # static shapes: checked once per trace, never per step
     if batch_mask is not None and (layer.takes_batch_mask or type(layer).apply is Layer.apply):
         kwargs["batch_mask"] = batch_mask
+    stored_state = state
+    if layer.autocast and _is_float(layer.compute_dtype):
+        params, state, inputs, args, kwargs = _autocast(layer, params, state, inputs, args, kwargs)
     out, new_state = layer.apply(params, state, inputs, *args, training=training, rng=rng,
                                  **kwargs)
+    if new_state is not stored_state:  # state updates keep the dtype of the weights
+        new_state = jax.tree.map(lambda new, old: new.astype(old.dtype)
+                                 if hasattr(new, "astype") and new.dtype != old.dtype else new,
+                                 new_state, stored_state)
     if layer.activity_regularizer is not None:
         # Keras 3: the penalty of each output, divided by its batch size
         for value in jax.tree.leaves(out):
@@ -952,14 +1055,15 @@ def _symbolic_call(layer: Layer, inputs: Any, args=(), call_kwargs=None):
     has_unknown = any(None in t.shape for t in jax.tree.leaves(everything, is_leaf=is_kt))
 
     def spec_at(size):
-        if not args and not tensor_kwargs:
+        if not args and not (set(call_kwargs) - {"training"}):
             return layer.output_spec(as_spec(inputs, size))
         spec0, arg_specs, kw_specs = as_spec(everything, size)
         plain = {k: v for k, v in call_kwargs.items() if k not in tensor_kwargs and
                  k != "training"}
         p, s = jax.eval_shape(lambda a, b, c: layer.init(jax.random.key(0), a, *b, **c),
                               spec0, arg_specs, kw_specs)
-        return jax.eval_shape(lambda p_, s_, a, b, c: layer.apply(p_, s_, a, *b, **c, **plain)[0],
+        return jax.eval_shape(lambda p_, s_, a, b, c: apply_layer(layer, p_, s_, a, *b, **c,
+                                                                  **plain)[0],
                               p, s, spec0, arg_specs, kw_specs)
 
     try:

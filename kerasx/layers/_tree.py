@@ -53,13 +53,16 @@ def walk(layer, trainable: bool = True, path: Tuple[str, ...] = ()) -> Iterator[
         yield from walk(sub, trainable, path + (key,))
 
 
-def weight_paths(layer) -> List[Tuple[str, Tuple[str, ...], Any]]:
+def weight_paths(layer, path: Tuple[str, ...] = ()) -> List[Tuple[str, Tuple[str, ...], Any]]:
     """All weights under `layer` in Keras order, as `(collection, path, owning_layer)`: each
-    layer's own weights (its `weight_names()`), then its sublayers'."""
-    out = []
-    for path, sub, _ in walk(layer):
-        out += [(c, path + (k,), sub) for c, k in sub.weight_names()]
-    return out
+    layer's own weights (its `weight_names()`), then its sublayers'; a layer whose Keras order
+    interleaves the two (a wrapper that tracks its sublayer's kernel as its own) reorders its
+    subtree's list in `_keras_weight_order`."""
+    out = [(c, path + (k,), layer) for c, k in layer.weight_names()]
+    for key, sub in layer._sublayer_items():
+        out += weight_paths(sub, path + (key,))
+    reorder = getattr(layer, "_keras_weight_order", None)
+    return reorder(out, path) if reorder is not None else out
 
 
 def trainable_mask(layer, params: Any, parent_trainable: bool = True) -> Any:

@@ -1,10 +1,12 @@
 """The functional `Model(inputs, outputs)`: a graph combinator built from symbolic tensors."""
 
-from typing import Dict, List, Optional
+import inspect
+from typing import Any, Dict, List, Optional
 
 import jax
 
-from ..layers._base import KerasTensor, Layer, Node, apply_layer, apply_masked, as_spec, shape_str
+from ..layers._base import (KerasTensor, Layer, Node, apply_layer, apply_masked, as_spec,
+                            check_input_spec, shape_str)
 from ..layers._core import InputLayer
 from ._model import Model
 from ..layers._tree import unique_key
@@ -28,6 +30,7 @@ class Functional(Model):
     """
 
     takes_batch_mask = True
+    _convert_input_args = False  # each layer casts its own inputs (Keras: per Input's dtype)
 
     def __init__(self, inputs, outputs, name: Optional[str] = None, trainable: bool = True):
         super().__init__(name=name or "functional", trainable=trainable)
@@ -146,9 +149,11 @@ class Functional(Model):
             return list(flat)
         return flat[0]
 
-    def _standardize_inputs(self, inputs):
+    def _standardize_inputs(self, inputs, declared_batch: bool = False):
         """Accepts inputs in the structure of `self.inputs`, or a dict keyed by input names,
-        or a list in input order; returns them in the structure of `self.inputs`."""
+        or a list in input order; returns them in the structure of `self.inputs`. With
+        `declared_batch`, specs take the batch size an Input declares (`Input(batch_shape=...)`:
+        a model is built for its own batch size, whatever batch its shape probe used)."""
         in_leaves = _leaves(self._inputs)
         if isinstance(inputs, dict) and not isinstance(self._inputs, dict):
             missing = [n for n in self.input_names if n not in inputs]
@@ -176,9 +181,16 @@ class Functional(Model):
                 f"Model '{self.name}' expects {len(in_leaves)} input(s) {self.input_names}, but "
                 f"received {len(flat)}."
             )
+        if declared_batch:
+            flat = [jax.ShapeDtypeStruct((t.shape[0],) + tuple(x.shape[1:]), x.dtype)
+                    if t.shape and t.shape[0] is not None and isinstance(x, jax.ShapeDtypeStruct)
+                    and len(x.shape) == len(t.shape) else x for t, x in zip(in_leaves, flat)]
         for t, x in zip(in_leaves, flat):
             got = tuple(getattr(x, "shape", ()))
-            ok = len(got) == len(t.shape) and all(e is None or e == g for e, g in zip(t.shape, got))
+            # the batch axis is not checked: a model declared for batches of 2 (a stateful RNN's
+            # batch) still probes shapes with one sample, and predicts any batch it can compute
+            ok = len(got) == len(t.shape) and all(e is None or e == g for e, g in
+                                                  zip(t.shape[1:], got[1:]))
             if not ok:
                 raise ValueError(
                     f"Input '{t.node.layer.name}' of model '{self.name}' is incompatible: expected "
@@ -191,7 +203,7 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ init / apply
     def init(self, rng, input_spec):
-        flat = self._standardize_inputs(as_spec(input_spec))
+        flat = self._standardize_inputs(as_spec(input_spec), declared_batch=True)
         env = {id(t): s for t, s in zip(_leaves(self._inputs), flat)}
         params = {k: {} for k in self._keys}
         state = {k: {} for k in self._keys}
@@ -202,11 +214,15 @@ class Functional(Model):
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
             more, kwargs = _call_values(node, env)
             if id(layer) not in done:
+                check_input_spec(layer, args)
                 params[key], state[key] = layer.init(jax.random.fold_in(rng, i), args, *more,
                                                      **kwargs)
                 done.add(id(layer))
-            out = jax.eval_shape(lambda p, s, x, m, k: layer.apply(p, s, x, *m, **k)[0],
-                                 params[key], state[key], args, more, kwargs)
+            traced = {k: v for k, v in kwargs.items() if _holds_specs(v)}
+            plain = {k: v for k, v in kwargs.items() if k not in traced}  # reverse=True, ...
+            out = jax.eval_shape(
+                lambda p, s, x, m, k: apply_layer(layer, p, s, x, *m, **k, **plain)[0],
+                params[key], state[key], args, more, traced)
             for t, s in zip(node.output_tensors, _leaves(out)):
                 env[id(t)] = s
         return params, state
@@ -236,6 +252,7 @@ class Functional(Model):
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
             node_training = bool(node.call_kwargs.get("training", training)) and training
             more, kwargs = _call_values(node, env)
+            kwargs.update(_argument_masks(node, masks, kwargs))
             out, new_state[key], out_mask = apply_masked(
                 node.layer, params[key], new_state[key], args, in_mask, *more,
                 training=node_training, rng=layer_rng, batch_mask=batch_mask, **kwargs)
@@ -452,6 +469,37 @@ def _call_values(node, env):
     kwargs = {k: jax.tree.map(value, v, is_leaf=_is_kt)
               for k, v in node.call_kwargs.items() if k != "training"}
     return more, kwargs
+
+
+def _argument_masks(node, masks, given) -> Dict[str, Any]:
+    """Keras's rule for a layer called on several tensors (`mha(query, value, key=k)`): the mask
+    of each further tensor argument `name` goes to the keyword `{name}_mask` when the layer's
+    `apply` (or `call`) takes one and the call did not set it. (The first input's mask goes to
+    `mask=`, through `apply_masked`.)"""
+    layer = node.layer
+    uses_call = type(layer).apply is Layer.apply
+    fn = layer.call if uses_call else layer.apply
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    positional = [p.name for p in params.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = positional[1 if uses_call else 3:]  # after (inputs) / (params, state, inputs)
+    named = list(zip(positional, node.args)) + [
+        (k, v) for k, v in node.call_kwargs.items() if _is_kt(v)]
+    out = {}
+    for name, tensor in named:
+        mask = masks.get(id(tensor)) if _is_kt(tensor) else None
+        target = f"{name}_mask"
+        if mask is not None and target in params and given.get(target) is None:
+            out[target] = mask
+    return out
+
+
+def _holds_specs(value) -> bool:
+    """Whether a call argument holds arrays or specs (traced), rather than plain values."""
+    return any(hasattr(leaf, "shape") and hasattr(leaf, "dtype") for leaf in jax.tree.leaves(value))
 
 
 def _restructure(structure, leaves):

@@ -223,13 +223,15 @@ class Model(Layer):
         self._ensure_built()
         return super().count_params()
 
-    def _param_counts(self, params=None, state=None) -> Tuple[int, int]:
-        """(trainable, non_trainable) weight counts."""
+    def _param_counts(self, params=None, state=None, nbytes: bool = False) -> Tuple[int, int]:
+        """(trainable, non_trainable) weight counts, or with `nbytes=True` their sizes in bytes
+        (each weight by its own dtype: float32 weights of a mixed policy count 4 bytes each)."""
         if params is None or state is None:
             self._ensure_built()
             params, state = _tree.gather(self)
         mask = trainable_mask(self, params)
-        size = lambda a: int(np.prod(a.shape))
+        size = (lambda a: int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize) if nbytes else \
+            (lambda a: int(np.prod(a.shape)))
         trainable = sum(size(a) for a, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if m)
         frozen = sum(size(a) for a, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if not m)
         return trainable, frozen + sum(size(a) for a in jax.tree.leaves(state))
@@ -281,10 +283,10 @@ class Model(Layer):
                 line += f"{('Y' if trainable_flags[i] else 'N'):>{extra}}"
             lines.append(line)
             lines.append(("─" if i < len(rows) - 1 else "━") * width)
-        nbytes = 4 * (trainable + frozen)
-        lines += [f" Total params: {trainable + frozen:,} ({_size_str(nbytes)})",
-                  f" Trainable params: {trainable:,} ({_size_str(4 * trainable)})",
-                  f" Non-trainable params: {frozen:,} ({_size_str(4 * frozen)})"]
+        bytes_t, bytes_f = self._param_counts(nbytes=True)
+        lines += [f" Total params: {trainable + frozen:,} ({_size_str(bytes_t + bytes_f)})",
+                  f" Trainable params: {trainable:,} ({_size_str(bytes_t)})",
+                  f" Non-trainable params: {frozen:,} ({_size_str(bytes_f)})"]
         for line in lines:
             print_fn(line)
 
@@ -548,26 +550,30 @@ class Model(Layer):
         self._require_compiled("run_eagerly").run_eagerly = bool(value)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Writes the weights and layer state to `filepath`, a safetensors file (suggested
-        suffix `.weights.safetensors`), atomically: a crash mid-save keeps the old file."""
-        from ..saving._files import save_weights
+        """Writes the weights and layer state to `filepath`, atomically (a crash mid-save keeps
+        the old file): a path ending in `.weights.h5` gets Keras 3's HDF5 layout (Keras's
+        `load_weights` reads it), any other a safetensors file (suggested suffix
+        `.weights.safetensors`)."""
+        from ..saving import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str) -> None:
-        """Loads weights written by `save_weights`; a file of another architecture, with other
-        shapes, corrupt or truncated, raises an error naming the file and the weight, and
-        leaves the model's weights untouched."""
-        from ..saving._files import load_weights
+        """Loads weights written by `save_weights` (or by Keras 3: a `.weights.h5` file or a
+        `.keras` archive); a file of another architecture, with other shapes, corrupt or
+        truncated, raises an error naming the file and the weight, and leaves the model's
+        weights untouched."""
+        from ..saving import load_weights
 
         load_weights(self, filepath)
 
     def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves the whole model to one file (suggested suffix `.kerasx`): the architecture
-        (`get_config`), weights and layer state, `compile()` arguments and optimizer state, as
-        safetensors with JSON metadata, written atomically. Load it with
-        `kerasx.models.load_model`."""
-        from ..saving._files import save_model
+        """Saves the whole model to one file, atomically: the architecture (`get_config`),
+        weights and layer state, `compile()` arguments and optimizer state. A path ending in
+        `.keras` gets Keras 3's zip archive (Keras's `keras.saving.load_model` reads it); any
+        other kerasx's safetensors file with JSON metadata (suggested suffix `.kerasx`). Load
+        either with `kerasx.saving.load_model`."""
+        from ..saving import save_model
 
         save_model(self, filepath, overwrite=overwrite)
 

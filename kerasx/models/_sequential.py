@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 import jax
 
 from ..layers._base import (_SYMBOLIC_SIZES, KerasTensor, Layer, apply_layer, apply_masked,
-                             as_spec, shape_str)
+                            as_spec, check_input_spec, shape_str)
 from ..layers._tree import unique_key as unique_key
 from ..layers._core import InputLayer
 from ._model import Model, _spec_from_shapes
@@ -23,6 +23,7 @@ class Sequential(Model):
     """
 
     takes_batch_mask = True
+    _convert_input_args = False  # each layer casts its own inputs (Keras: per Input's dtype)
 
     def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None,
                  trainable: bool = True):
@@ -160,11 +161,15 @@ class Sequential(Model):
         if self._input_shape is None:  # remember what it was built for (lazy build)
             self._input_shape = (None,) + tuple(spec.shape[1:])
             self._input_dtype = spec.dtype
+        elif self._input_shape[0] is not None:  # built for its declared batch (stateful RNNs)
+            spec = jax.ShapeDtypeStruct((self._input_shape[0],) + tuple(spec.shape[1:]),
+                                        spec.dtype)
         params, state = {}, {}
         for i, (key, layer) in enumerate(self._layer_items()):
+            check_input_spec(layer, spec)
             p, s = layer.init(jax.random.fold_in(rng, i), spec)
             params[key], state[key] = p, s
-            spec = jax.eval_shape(lambda p_, s_, x_: layer.apply(p_, s_, x_)[0], p, s, spec)
+            spec = jax.eval_shape(lambda p_, s_, x_: apply_layer(layer, p_, s_, x_)[0], p, s, spec)
         return params, state
 
     def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
