@@ -1,4 +1,4 @@
-"""Merging layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+"""Merging layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot.
 
 Each takes a list of tensors: `layer.apply(params, state, [a, b], ...)`, or, in the functional
 API, `Add()([a, b])` / `add([a, b])` on symbolic tensors. The functional forms also accept
@@ -10,8 +10,9 @@ the batch axis, so `(batch, 8)` merges with `(batch, 4, 8)` into `(batch, 4, 8)`
 """
 
 import functools
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Union
 
+import jax
 import jax.numpy as jnp
 
 from ._base import KerasTensor, Layer, shape_str
@@ -255,6 +256,101 @@ class Concatenate(_Merge):
         return {**super().get_config(), "axis": self.axis}
 
 
+def _l2_normalize(x, axis):
+    """Keras's `normalize(x, axis)`: `x * min(rsqrt(sum(x**2, axis)), 1 / 1e-7)`."""
+    inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
+    return x * jnp.minimum(inv, jnp.asarray(1e7, x.dtype))
+
+
+class Dot(_Merge):
+    """The dot product of two batches of tensors, per sample, along `axes`.
+
+    For inputs `x` `(batch, n, d)` and `y` `(batch, m, d)` and `axes=2` the output is
+    `(batch, n, m)` with `out[b] = x[b] @ y[b].T`. In general the output holds `x`'s other
+    axes, then `y`'s other axes (batch axis first); an output with no axis but the batch axis
+    gets a trailing axis of size 1, as in Keras.
+
+    Args:
+        axes: integer or pair of integers, the axis of each input to contract (never the batch
+            axis 0; negative values count from the end of each input).
+        normalize: whether to L2-normalize both inputs along `axes` first, so that the
+            output is their cosine similarity.
+
+    Input shape:
+        A list of exactly 2 tensors of rank >= 2 with the same batch size and the same size
+        on the contracted axes.
+    Output shape:
+        `(batch_size, *x_other_axes, *y_other_axes)`, or `(batch_size, 1)`.
+    """
+
+    _exact_inputs = 2
+
+    def __init__(self, axes: Union[int, Sequence[int]], normalize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        is_int = lambda a: isinstance(a, int) and not isinstance(a, bool)
+        if not is_int(axes):
+            if not isinstance(axes, (list, tuple)):
+                raise TypeError(
+                    f"Received an invalid value for `axes` of layer '{self.name}', expected an "
+                    f"integer or a pair of integers. Received: axes={axes!r}")
+            if len(axes) != 2 or not all(is_int(a) for a in axes):
+                raise ValueError(
+                    f"Received an invalid value for `axes` of layer '{self.name}', expected an "
+                    f"integer or a pair of integers. Received: axes={axes!r}")
+        self.axes = axes
+        self.normalize = bool(normalize)
+
+    def _axes_for(self, inputs):
+        x, y = inputs
+        axes = [self.axes, self.axes] if isinstance(self.axes, int) else list(self.axes)
+        for i, t in enumerate(inputs):
+            if t.ndim < 2:
+                raise ValueError(
+                    f"Layer '{self.name}' (Dot) expects inputs of rank >= 2 (batch axis "
+                    f"included). Received shapes {_shapes_str(inputs)}.")
+            if not -t.ndim <= axes[i] < t.ndim:
+                raise ValueError(
+                    f"Layer '{self.name}' (Dot) has axes={self.axes}, which is out of bounds "
+                    f"for input {i} of shape {shape_str(t.shape)}.")
+        axes = [a % t.ndim for a, t in zip(axes, inputs)]
+        if 0 in axes:
+            raise ValueError(
+                f"Layer '{self.name}' (Dot) cannot contract the batch axis 0; received "
+                f"axes={self.axes} for inputs of shapes {_shapes_str(inputs)}.")
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"Layer '{self.name}' (Dot) cannot multiply tensors with different batch "
+                f"sizes. Received shapes {_shapes_str(inputs)}.")
+        if x.shape[axes[0]] != y.shape[axes[1]]:
+            raise ValueError(
+                f"Layer '{self.name}' (Dot) received incompatible inputs: size "
+                f"{x.shape[axes[0]]} on axis {axes[0]} of the first input != size "
+                f"{y.shape[axes[1]]} on axis {axes[1]} of the second, with axes={self.axes}. "
+                f"Received shapes {_shapes_str(inputs)}.")
+        return axes
+
+    def init(self, rng, input_spec):
+        self._axes_for(self._check_list(input_spec))
+        return {}, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        x, y = self._check_list(inputs)
+        a0, a1 = self._axes_for([x, y])
+        if self.normalize:
+            x, y = _l2_normalize(x, a0), _l2_normalize(y, a1)
+        out = jax.lax.dot_general(x, y, (((a0,), (a1,)), ((0,), (0,))),
+                                  preferred_element_type=jnp.result_type(x.dtype, y.dtype))
+        if out.ndim == 1:
+            out = out[:, None]
+        return out, state
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
 # ------------------------------------------------------------------------------------ functional forms
 def _merge(layer: _Merge, inputs):
     """Calls `layer` on symbolic inputs (a graph node) or on arrays (computed at once)."""
@@ -355,3 +451,17 @@ def concatenate(inputs: Sequence[Any], axis: int = -1, **kwargs):
         A tensor (symbolic if the inputs are).
     """
     return _merge(Concatenate(axis=axis, **kwargs), inputs)
+
+
+def dot(inputs: Sequence[Any], axes: Union[int, Sequence[int]] = -1, **kwargs):
+    """Functional form of `Dot`: the per-sample dot product of two tensors along `axes`.
+
+    Args:
+        inputs: a list of exactly 2 tensors (symbolic or arrays).
+        axes: integer or pair of integers, the axes to contract (default -1).
+        **kwargs: `Dot` layer arguments (`normalize`, `name`).
+
+    Returns:
+        A tensor (symbolic if the inputs are).
+    """
+    return _merge(Dot(axes=axes, **kwargs), inputs)

@@ -1,6 +1,7 @@
-"""Normalization layers: BatchNormalization, LayerNormalization.
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
+UnitNormalization, RMSNormalization, SpectralNormalization.
 
-Both follow Keras 3's numerics exactly (statistics by `mean`/biased `var`, then
+The batch, layer and group normalizations follow Keras 3's numerics exactly (statistics by `mean`/biased `var`, then
 `x * inv + (beta - mean * inv)` with `inv = gamma * rsqrt(var + epsilon)`), computed in at
 least float32 so that bfloat16/float16 inputs keep precise statistics.
 """
@@ -13,7 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from .. import initializers
-from ._base import Layer, shape_str
+from ._wrapper import Wrapper
+from ._base import Layer, apply_layer, shape_str
 
 
 def _check_number(layer: Layer, arg: str, value: Any, lo: float, hi: Optional[float] = None) -> float:
@@ -99,6 +101,8 @@ class BatchNormalization(Layer):
     # Training normalizes with the batch's own statistics, so a padded batch needs `batch_mask`.
     uses_batch_statistics = True
     takes_batch_mask = True
+    # computed in float32 from float32 weights whatever the policy (Keras's autocast=False)
+    _float32_weights = ("gamma", "beta", "moving_mean", "moving_variance")
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
@@ -197,12 +201,12 @@ class BatchNormalization(Layer):
         res = -mean.reshape(bshape) * inv
         if self.center:
             res = res + params["beta"].astype(dtype).reshape(bshape)
-        return (x * inv + res).astype(self.dtype), state
+        return (x * inv + res).astype(self.compute_dtype), state
 
     def output_spec(self, input_spec):
         self._check_rank(input_spec, range(1, 100))
         self._axis_for(input_spec.shape)
-        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.dtype)
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.compute_dtype)
 
     def weight_names(self):
         names = []
@@ -257,6 +261,8 @@ class LayerNormalization(Layer):
     """
 
     supports_masking = True  # passes an input mask through, as in Keras
+
+    _float32_weights = ("gamma", "beta")  # kept in float32 under a mixed policy, as Keras
 
     def __init__(self, axis: Union[int, Sequence[int]] = -1, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
@@ -376,12 +382,12 @@ class LayerNormalization(Layer):
             # Keras's layer_normalization returns the input dtype (LayerNormalization does
             # not autocast its inputs) before the layer casts to its own dtype.
             out = out.astype(inputs.dtype)
-        return out.astype(self.dtype), state
+        return out.astype(self.compute_dtype), state
 
     def output_spec(self, input_spec):
         self._check_rank(input_spec, range(1, 100))
         self._weight_shape(input_spec.shape)
-        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.dtype)
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.compute_dtype)
 
     def weight_names(self):
         return ([("params", "gamma")] if self._has_gamma else []) + (
@@ -393,3 +399,397 @@ class LayerNormalization(Layer):
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 **self._weight_options_config("beta", "gamma")}
+
+
+def _check_int_axis(layer: Layer, axis: Any) -> int:
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise ValueError(
+            f"Received an invalid value for `axis` of layer '{layer.name}', expected an "
+            f"integer. Received: axis={axis!r}"
+        )
+    return axis
+
+
+def _int_or_int_list(layer: Layer, axis: Any, error=ValueError):
+    """`axis` as an int or a list of ints (Keras keeps a list as a list), or a teaching error."""
+    is_int = lambda a: isinstance(a, int) and not isinstance(a, bool)
+    if isinstance(axis, (list, tuple)) and axis and all(is_int(a) for a in axis):
+        return list(axis)
+    if is_int(axis):
+        return axis
+    raise error(
+        f"Received an invalid value for `axis` of layer '{layer.name}', expected an integer "
+        f"or a non-empty list of integers. Received: axis={axis!r}"
+    )
+
+
+def _normalized_axes(layer: Layer, axis, shape) -> List[int]:
+    """`axis` (int or list) as sorted non-negative indices into `shape`, or a teaching error."""
+    ndim = len(shape)
+    axes = axis if isinstance(axis, list) else [axis]
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) has axis={axis}, which is out of "
+                f"bounds for inputs of rank {ndim} (shape {shape_str(shape)}); expected axes in "
+                f"[{-ndim}, {ndim})."
+            )
+    norm = sorted(a % ndim for a in axes)
+    if len(set(norm)) != len(norm):
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) received a repeated axis: "
+            f"axis={axis} for inputs of rank {ndim}."
+        )
+    return norm
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels (Wu & He, 2018).
+
+    The channels on `axis` are split into `groups` groups of equal size; each group of each
+    sample is normalized with its own mean and biased variance (taken over the group's channels
+    and every other non-batch axis), then scaled by `gamma` and shifted by `beta` per channel.
+    `groups=1` is LayerNormalization over all non-batch axes; `groups=-1` (one group per
+    channel) is instance normalization. Statistics are computed in at least float32.
+
+    Weights (Keras order): `gamma` (if `scale`), `beta` (if `center`), each of shape
+    `(channels,)`.
+
+    Args:
+        groups: positive integer dividing the number of channels, or -1 for one group per
+            channel (default 32).
+        axis: integer, the channels axis (default -1).
+        epsilon: small float added to the variance to avoid dividing by zero.
+        center: whether to add the learned offset `beta`.
+        scale: whether to multiply by the learned scale `gamma`.
+        beta_initializer, gamma_initializer: initializers of `beta` and `gamma`.
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: optional
+            regularizers and constraints of the weights.
+
+    Input shape:
+        Any shape `(batch_size, ...)` with a known size on `axis`.
+    Output shape:
+        Same as the input shape (dtype: the layer's dtype).
+    """
+
+    supports_masking = True
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        # Keras: GroupNormalization neither casts its inputs nor its weights (autocast=False);
+        # it computes in float32 and returns its inputs' dtype
+        self.autocast = False
+        if not isinstance(groups, int) or isinstance(groups, bool) or (groups <= 0 and groups != -1):
+            raise ValueError(
+                f"Received an invalid value for `groups` of layer '{self.name}', expected a "
+                f"positive integer (or -1 for instance normalization). Received: groups={groups!r}"
+            )
+        self.groups = groups
+        self.axis = _check_int_axis(self, axis)
+        self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer, self.beta_constraint = self._weight_options(
+            "beta", beta_regularizer, beta_constraint)
+        self.gamma_regularizer, self.gamma_constraint = self._weight_options(
+            "gamma", gamma_regularizer, gamma_constraint)
+
+    def _layout(self, shape) -> Tuple[int, int, int]:
+        """`(axis, channels, groups)` for inputs of `shape`, or a teaching error."""
+        self._check_rank(jax.ShapeDtypeStruct(tuple(shape), jnp.float32), range(2, 100))
+        ax = _normalized_axes(self, self.axis, shape)[0]
+        if ax == 0:
+            raise ValueError(
+                f"Layer '{self.name}' (GroupNormalization) cannot normalize over the batch axis; "
+                f"received axis={self.axis} for inputs of shape {shape_str(shape)}.")
+        channels = shape[ax]
+        groups = channels if self.groups == -1 else self.groups
+        if channels < groups:
+            raise ValueError(
+                f"Layer '{self.name}' (GroupNormalization): the number of groups ({groups}) "
+                f"cannot be more than the number of channels ({channels}) on axis {self.axis}. "
+                f"Received inputs of shape {shape_str(shape)}."
+            )
+        if channels % groups:
+            raise ValueError(
+                f"Layer '{self.name}' (GroupNormalization): the number of groups ({groups}) "
+                f"must divide the number of channels ({channels}) on axis {self.axis}. "
+                f"Received inputs of shape {shape_str(shape)}."
+            )
+        return ax, channels, groups
+
+    def init(self, rng, input_spec):
+        _, channels, _ = self._layout(input_spec.shape)
+        k_gamma, k_beta = jax.random.split(rng)
+        params = {}
+        if self.scale:
+            params["gamma"] = self.gamma_initializer(k_gamma, (channels,), self.dtype)
+        if self.center:
+            params["beta"] = self.beta_initializer(k_beta, (channels,), self.dtype)
+        return params, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        ax, channels, groups = self._layout(inputs.shape)
+        dtype = _compute_dtype(inputs.dtype)
+        grouped_shape = inputs.shape[:ax] + (groups, channels // groups) + inputs.shape[ax + 1:]
+        x = inputs.astype(dtype).reshape(grouped_shape)
+        reduce_axes = tuple(i for i in range(1, x.ndim) if i != ax)
+        mean = jnp.mean(x, axis=reduce_axes, keepdims=True)
+        variance = jnp.var(x, axis=reduce_axes, keepdims=True)  # biased, as in Keras
+        bshape = [1] * x.ndim
+        bshape[ax], bshape[ax + 1] = groups, channels // groups
+        inv = jax.lax.rsqrt(variance + self.epsilon)
+        if self.scale:
+            inv = inv * params["gamma"].astype(dtype).reshape(bshape)
+        res = -mean * inv
+        if self.center:
+            res = res + params["beta"].astype(dtype).reshape(bshape)
+        out = (x * inv + res).reshape(inputs.shape)
+        if jnp.issubdtype(inputs.dtype, jnp.floating):
+            out = out.astype(inputs.dtype)  # as Keras: the input dtype, then the layer's
+        return out.astype(self.compute_dtype), state
+
+    def output_spec(self, input_spec):
+        self._layout(input_spec.shape)
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.compute_dtype)
+
+    def weight_names(self):
+        return ([("params", "gamma")] if self.scale else []) + (
+            [("params", "beta")] if self.center else [])
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                **self._weight_options_config("beta", "gamma")}
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over `axis`: `x / sqrt(sum(x ** 2))`.
+
+    As in Keras, the inverse norm is capped at `1e12`, so an all-zero slice stays zero.
+
+    Args:
+        axis: integer or list of integers, the axes to normalize over (default -1).
+
+    Input shape:
+        Any shape `(batch_size, ...)`.
+    Output shape:
+        Same as the input shape and dtype.
+    """
+
+    supports_masking = True
+
+    def __init__(self, axis: Union[int, Sequence[int]] = -1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _int_or_int_list(self, axis, error=TypeError)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        axes = tuple(_normalized_axes(self, self.axis, inputs.shape))
+        x = inputs if jnp.issubdtype(inputs.dtype, jnp.floating) else inputs.astype(self.dtype)
+        inv_norm = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axes, keepdims=True))
+        return x * jnp.minimum(inv_norm, jnp.asarray(1e12, x.dtype)), state
+
+    def output_spec(self, input_spec):
+        _normalized_axes(self, self.axis, input_spec.shape)
+        dtype = input_spec.dtype if jnp.issubdtype(input_spec.dtype, jnp.floating) else self.dtype
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """Root-mean-square normalization (Zhang & Sennrich, 2019): `x * rsqrt(mean(x**2) + eps) * scale`.
+
+    The mean of squares is taken over `axis` for each sample, in at least float32; unlike
+    LayerNormalization there is no centering and no offset.
+
+    Weights: `scale` (initialized to ones), of the input's sizes on `sorted(axis)`.
+
+    Args:
+        axis: integer or list of integers, the axes to normalize over (default -1). A list
+            must use one sign (all non-negative or all negative), as Keras's weight layout
+            sorts the raw values.
+        epsilon: small float added to the mean of squares (default 1e-6).
+
+    Input shape:
+        Any shape `(batch_size, ...)`.
+    Output shape:
+        Same as the input shape and dtype.
+    """
+
+    supports_masking = True
+
+    def __init__(self, axis: Union[int, Sequence[int]] = -1, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _int_or_int_list(self, axis)
+        if isinstance(self.axis, list) and len({a < 0 for a in self.axis}) > 1:
+            raise ValueError(
+                f"Received an invalid value for `axis` of layer '{self.name}': list the axes "
+                f"with one sign (all non-negative or all negative). Received: axis={self.axis}"
+            )
+        self.epsilon = _check_number(self, "epsilon", epsilon, 0.0)
+
+    def _layout(self, shape):
+        axes = _normalized_axes(self, self.axis, shape)
+        if 0 in axes:
+            raise ValueError(
+                f"Layer '{self.name}' (RMSNormalization) cannot normalize over the batch axis; "
+                f"received axis={self.axis} for inputs of shape {shape_str(shape)}.")
+        return axes, tuple(shape[a] for a in axes)
+
+    def init(self, rng, input_spec):
+        _, wshape = self._layout(input_spec.shape)
+        return {"scale": jnp.ones(wshape, self.dtype)}, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        axes, wshape = self._layout(inputs.shape)
+        if tuple(params["scale"].shape) != wshape:
+            raise ValueError(
+                f"Layer '{self.name}' (RMSNormalization) has 'scale' of shape "
+                f"{shape_str(params['scale'].shape)}, but received inputs of shape "
+                f"{shape_str(inputs.shape)} (expected {shape_str(wshape)} for axis={self.axis})."
+            )
+        dtype = _compute_dtype(inputs.dtype)
+        x = inputs.astype(dtype)
+        bshape = [1] * x.ndim
+        for a in axes:
+            bshape[a] = x.shape[a]
+        rrms = jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=tuple(axes), keepdims=True)
+                             + self.epsilon)
+        out = x * rrms * params["scale"].astype(dtype).reshape(bshape)
+        out_dtype = inputs.dtype if jnp.issubdtype(inputs.dtype, jnp.floating) else self.dtype
+        return out.astype(out_dtype), state
+
+    def output_spec(self, input_spec):
+        self._layout(input_spec.shape)
+        dtype = input_spec.dtype if jnp.issubdtype(input_spec.dtype, jnp.floating) else self.dtype
+        return jax.ShapeDtypeStruct(tuple(input_spec.shape), dtype)
+
+    def weight_names(self):
+        return [("params", "scale")]
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+def _l2_normalize_all(v):
+    """Keras's `normalize(v, axis=None)`: `v * min(rsqrt(sum(v**2)), 1 / 1e-7)`."""
+    inv = jax.lax.rsqrt(jnp.sum(jnp.square(v)))
+    return v * jnp.minimum(inv, jnp.asarray(1e7, v.dtype))
+
+
+class SpectralNormalization(Wrapper):
+    """Wraps a layer with a `kernel` (or `embeddings`) and divides it by its spectral norm.
+
+    In training (`apply(..., training=True)`) the largest singular value `sigma` of the
+    wrapped layer's kernel, reshaped to `(-1, kernel.shape[-1])`, is estimated by
+    `power_iterations` steps of power iteration from the vector `u` (held in the state, and
+    returned updated), and the wrapped layer runs with `kernel / sigma`; gradients flow through
+    `sigma` into the kernel (not through `u`). An all-zero kernel is left as it is. In
+    inference the wrapped layer runs with its kernel as stored and `u` is unchanged.
+
+    This is what Keras 3 computes under its JAX trainer (`fit`). Keras's eager call with
+    `training=True` also overwrites the stored kernel with `kernel / sigma`; kerasx's `apply`
+    is pure and never changes params.
+
+    Weights: the wrapped layer's weights under its name, and `vector_u` (state, shape
+    `(1, kernel.shape[-1])`, truncated normal with stddev 0.02), listed in Keras's order: the
+    kernel, then `vector_u`, then the wrapped layer's other weights.
+
+    Args:
+        layer: the layer to wrap (e.g. `Dense`, `Conv2D`, `Embedding`).
+        power_iterations: positive integer, the number of power iterations per training call.
+
+    Input shape:
+        The wrapped layer's.
+    Output shape:
+        The wrapped layer's (floating outputs cast to the input dtype when it is floating).
+    """
+
+    def __init__(self, layer: Layer, power_iterations: int = 1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if (not isinstance(power_iterations, int) or isinstance(power_iterations, bool)
+                or power_iterations <= 0):
+            raise ValueError(
+                f"Received an invalid value for `power_iterations` of layer '{self.name}', "
+                f"expected a positive integer. Received: power_iterations={power_iterations!r}")
+        self.power_iterations = power_iterations
+
+    def _key(self) -> str:
+        return self._sublayer_items()[0][0]
+
+    def _kernel_name(self, sub_params) -> str:
+        for name in ("kernel", "embeddings"):
+            if name in sub_params:
+                return name
+        raise ValueError(
+            f"Layer '{self.name}' (SpectralNormalization) wraps layer '{self.layer.name}' "
+            f"({type(self.layer).__name__}), which has no weight 'kernel' nor 'embeddings'. "
+            f"Its weights: {sorted(sub_params)}.")
+
+    def init(self, rng, input_spec):
+        k_layer, k_u = jax.random.split(rng)
+        sub_params, sub_state = self.layer.init(k_layer, input_spec)
+        kernel = sub_params[self._kernel_name(sub_params)]
+        u = initializers.TruncatedNormal(stddev=0.02)(k_u, (1, kernel.shape[-1]), kernel.dtype)
+        key = self._key()
+        return {key: sub_params}, {"vector_u": u, key: sub_state}
+
+    def _normalized(self, kernel, u):
+        w = kernel.reshape(-1, kernel.shape[-1])
+        v = None
+        for _ in range(self.power_iterations):
+            v = _l2_normalize_all(u @ w.T)
+            u = _l2_normalize_all(v @ w)
+        u, v = jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
+        sigma = (v @ w) @ u.T
+        return u, (w / sigma).reshape(kernel.shape)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None, **kwargs):
+        key = self._key()
+        sub_params = params[key]
+        u = state["vector_u"]
+        if training:
+            name = self._kernel_name(sub_params)
+            kernel = sub_params[name]
+            new_u, new_kernel = self._normalized(kernel, u.astype(kernel.dtype))
+            is_zero = jnp.all(kernel == 0)
+            u = jnp.where(is_zero, u, new_u.astype(u.dtype))
+            sub_params = {**sub_params, name: jnp.where(is_zero, kernel, new_kernel)}
+        out, sub_state = apply_layer(self.layer, sub_params, state[key], inputs,
+                                     training=training, rng=rng, **kwargs)
+        if jnp.issubdtype(inputs.dtype, jnp.floating):
+            out = jax.tree.map(lambda o: o.astype(inputs.dtype)
+                               if jnp.issubdtype(o.dtype, jnp.floating) else o, out)
+        return out, {**state, "vector_u": u, key: sub_state}
+
+    def output_spec(self, input_spec):
+        out = self.layer.output_spec(input_spec)
+        if jnp.issubdtype(input_spec.dtype, jnp.floating):
+            out = jax.tree.map(lambda o: jax.ShapeDtypeStruct(o.shape, input_spec.dtype)
+                               if jnp.issubdtype(o.dtype, jnp.floating) else o, out)
+        return out
+
+    def weight_names(self):
+        return [("state", "vector_u")]
+
+    def _keras_weight_order(self, entries, path):
+        """Keras's order: the wrapped layer's kernel (which Keras's wrapper tracks as its own),
+        then `vector_u`, then the wrapped layer's other weights."""
+        u = entries[0]
+        kernel = next((e for e in entries[1:] if e[1][-1] in ("kernel", "embeddings")
+                       and e[1][:-1] == path + (self._key(),)), None)
+        if kernel is None:
+            return entries
+        return [kernel, u] + [e for e in entries[1:] if e is not kernel]
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}

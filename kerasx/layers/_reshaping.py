@@ -1,12 +1,13 @@
-"""Reshaping layers: Identity, Permute, RepeatVector, Cropping1D/2D, ZeroPadding1D/2D,
-UpSampling1D/2D (Keras 3's `keras.layers`)."""
+"""Reshaping layers: Identity, Permute, RepeatVector, Cropping1D/2D/3D, ZeroPadding1D/2D/3D,
+UpSampling1D/2D/3D (Keras 3's `keras.layers`)."""
 
 from typing import Tuple
 
+import jax
 import jax.numpy as jnp
 
 from ._base import Layer, shape_str
-from ._convolutional import _spatial_axes, _standardize_data_format
+from ._convolutional import _spatial_axes, _standardize_data_format, _standardize_tuple
 
 
 def _pair(layer: str, arg: str, value, allow_zero: bool = True) -> Tuple[int, int]:
@@ -24,14 +25,17 @@ def _pair(layer: str, arg: str, value, allow_zero: bool = True) -> Tuple[int, in
     return pair
 
 
-def _pairs(layer: str, arg: str, value) -> Tuple[Tuple[int, int], Tuple[int, int]]:
-    """Keras's 2D amounts: an int, two ints (symmetric per axis) or two pairs."""
+def _pairs(layer: str, arg: str, value, n: int = 2) -> Tuple[Tuple[int, int], ...]:
+    """Keras's amounts for `n` spatial axes: an int, `n` ints (symmetric per axis) or `n`
+    pairs."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return (_pair(layer, arg, value), _pair(layer, arg, value))
-    if not hasattr(value, "__len__") or len(value) != 2:
-        raise ValueError(f"Layer {layer} expects `{arg}` to be an int, a pair of ints or a pair "
-                         f"of pairs ((top, bottom), (left, right)). Received: {arg}={value!r}")
-    return (_pair(layer, arg, value[0]), _pair(layer, arg, value[1]))
+        return (_pair(layer, arg, value),) * n
+    if not hasattr(value, "__len__") or len(value) != n:
+        example = ("((top, bottom), (left, right))" if n == 2 else
+                   "((left_dim1, right_dim1), (left_dim2, right_dim2), (left_dim3, right_dim3))")
+        raise ValueError(f"Layer {layer} expects `{arg}` to be an int, a tuple of {n} ints or a "
+                         f"tuple of {n} pairs {example}. Received: {arg}={value!r}")
+    return tuple(_pair(layer, arg, v) for v in value)
 
 
 class Identity(Layer):
@@ -127,6 +131,36 @@ class Cropping2D(Layer):
                 "data_format": self.data_format}
 
 
+class Cropping3D(Layer):
+    """Crops the three spatial axes of volumes.
+
+    Args:
+        cropping: an int (the same amount off both ends of every spatial axis), a tuple of 3
+            ints (symmetric per axis) or a tuple of 3 pairs
+            `((left_dim1, right_dim1), (left_dim2, right_dim2), (left_dim3, right_dim3))`.
+            Default `((1, 1), (1, 1), (1, 1))`.
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, dim1, dim2, dim3, channels)`.
+    Output shape:
+        `(batch_size, cropped_dim1, cropped_dim2, cropped_dim3, channels)`.
+    """
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.cropping = _pairs("Cropping3D", "cropping", cropping, 3)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (5,))
+        return _crop(self, inputs, _spatial_axes(3, self.data_format), self.cropping), state
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping,
+                "data_format": self.data_format}
+
+
 def _pad(inputs, axes, amounts):
     widths = [(0, 0)] * inputs.ndim
     for axis, amount in zip(axes, amounts):
@@ -167,6 +201,35 @@ class ZeroPadding2D(Layer):
         return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
 
 
+class ZeroPadding3D(Layer):
+    """Pads the three spatial axes of volumes with zeros.
+
+    Args:
+        padding: an int (the same amount at both ends of every spatial axis), a tuple of 3 ints
+            (symmetric per axis) or a tuple of 3 pairs
+            `((left_dim1, right_dim1), (left_dim2, right_dim2), (left_dim3, right_dim3))`.
+            Default `((1, 1), (1, 1), (1, 1))`.
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, dim1, dim2, dim3, channels)`.
+    Output shape:
+        `(batch_size, padded_dim1, padded_dim2, padded_dim3, channels)`.
+    """
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.padding = _pairs("ZeroPadding3D", "padding", padding, 3)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (5,))
+        return _pad(inputs, _spatial_axes(3, self.data_format), self.padding), state
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
 class UpSampling1D(Layer):
     """Repeats each step `size` times along axis 1."""
 
@@ -185,26 +248,78 @@ class UpSampling1D(Layer):
         return {**super().get_config(), "size": self.size}
 
 
+_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")
+
+
 class UpSampling2D(Layer):
-    """Repeats each row `size[0]` and each column `size[1]` times (nearest-neighbour
-    upsampling). Only `interpolation="nearest"` is supported so far."""
+    """Upsamples images by integer factors.
+
+    Args:
+        size: an int or a pair of ints, the factors for height and width (default (2, 2)).
+        data_format: "channels_last" (default) or "channels_first".
+        interpolation: "nearest" (each pixel repeated, the default), "bilinear", "bicubic",
+            "lanczos3" or "lanczos5" (`jax.image.resize` without antialiasing, as Keras 3 on
+            JAX resizes).
+
+    Input shape:
+        `(batch_size, height, width, channels)`.
+    Output shape:
+        `(batch_size, height * size[0], width * size[1], channels)`.
+    """
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         self.data_format = _standardize_data_format(self, data_format)
         self.size = _pair("UpSampling2D", "size", size, allow_zero=False)
-        self.interpolation = str(interpolation).lower()
-        if self.interpolation != "nearest":
-            raise ValueError(f"Layer '{self.name}' (UpSampling2D) supports "
-                             "interpolation='nearest' only so far. Received: "
+        self.interpolation = interpolation.lower() if isinstance(interpolation, str) else None
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"Layer '{self.name}' (UpSampling2D) expects `interpolation` to be "
+                             f"one of {', '.join(repr(i) for i in _INTERPOLATIONS)}. Received: "
                              f"interpolation={interpolation!r}")
 
     def apply(self, params, state, inputs, *, training=False, rng=None):
         self._check_rank(inputs, (4,))
         height, width = _spatial_axes(2, self.data_format)
-        out = jnp.repeat(inputs, self.size[0], axis=height)
-        return jnp.repeat(out, self.size[1], axis=width), state
+        if self.interpolation == "nearest":
+            out = jnp.repeat(inputs, self.size[0], axis=height)
+            return jnp.repeat(out, self.size[1], axis=width), state
+        if not jnp.issubdtype(inputs.dtype, jnp.floating):
+            inputs = inputs.astype(self.compute_dtype)
+        shape = list(inputs.shape)
+        shape[height] *= self.size[0]
+        shape[width] *= self.size[1]
+        return jax.image.resize(inputs, shape, method=self.interpolation, antialias=False), state
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "data_format": self.data_format,
                 "interpolation": self.interpolation}
+
+
+class UpSampling3D(Layer):
+    """Upsamples volumes by repeating each element along the three spatial axes.
+
+    Args:
+        size: an int or a tuple of 3 ints, the factors for the three spatial axes
+            (default (2, 2, 2)).
+        data_format: "channels_last" (default) or "channels_first".
+
+    Input shape:
+        `(batch_size, dim1, dim2, dim3, channels)`.
+    Output shape:
+        `(batch_size, dim1 * size[0], dim2 * size[1], dim3 * size[2], channels)`.
+    """
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _standardize_data_format(self, data_format)
+        self.size = _standardize_tuple(self, "size", size, 3)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_rank(inputs, (5,))
+        out = inputs
+        for axis, factor in zip(_spatial_axes(3, self.data_format), self.size):
+            out = jnp.repeat(out, factor, axis=axis)
+        return out, state
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "data_format": self.data_format}

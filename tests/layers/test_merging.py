@@ -212,3 +212,54 @@ def test_single_input_config_round_trip(cls):
     k = keras()
     from_keras = type(layer).from_config(getattr(k.layers, cls)(name="k", **kwargs).get_config())
     np.testing.assert_array_equal(from_keras.apply({}, {}, [jnp.asarray(x)])[0], x)
+
+
+# ------------------------------------------------------------------------------ Dot
+DOT_CASES = [  # (shapes, axes, normalize)
+    ([(3, 4), (3, 4)], -1, False),
+    ([(3, 4), (3, 4)], 1, True),
+    ([(2, 3, 4), (2, 5, 4)], 2, True),
+    ([(2, 3, 4), (2, 3, 5)], 1, False),
+    ([(2, 3, 4), (2, 4)], (2, 1), False),
+    ([(2, 4), (2, 4, 3)], (1, 1), True),
+    ([(2, 3, 4, 5), (2, 5, 6)], (-1, 1), False),
+    ([(2, 3, 4, 5), (2, 6, 4, 2)], (2, 2), True),
+]
+
+
+@pytest.mark.parametrize("shapes,axes,normalize", DOT_CASES,
+                         ids=lambda s: str(s).replace(" ", ""))
+def test_dot_matches_keras(shapes, axes, normalize):
+    k = keras()
+    xs = [x_of(s, seed=i) for i, s in enumerate(shapes)]
+    y, _, _ = run_layer_test(m.Dot(axes, normalize=normalize), xs,
+                             k.layers.Dot(axes, normalize=normalize), expected_num_weights=0,
+                             atol=1e-5)
+    assert y.shape == tuple(k.layers.Dot(axes).compute_output_shape(shapes))
+
+
+def test_dot_functional_and_cosine():
+    a, b = Input((4, 8)), Input((5, 8))
+    out = m.dot([a, b], axes=2, name="att")
+    assert out.shape == (None, 4, 5) and out.node.layer.name == "att"
+    x = jnp.asarray(x_of((3, 6)))
+    np.testing.assert_allclose(m.dot([x, 2 * x], axes=1, normalize=True), 1.0, rtol=1e-5)
+    assert m.Dot(1).compute_mask([x, x], [None, jnp.ones((3,), bool)]) is None
+
+
+def test_dot_errors_teach():
+    with pytest.raises(TypeError, match="`axes`.*axes='a'"):
+        m.Dot("a")
+    with pytest.raises(ValueError, match="`axes`.*pair.*axes=\\(1, 2, 3\\)"):
+        m.Dot((1, 2, 3))
+    with pytest.raises(ValueError, match="'d'.*Dot.*size 4 on axis 1.*size 5 on axis 1"):
+        m.Dot(1, name="d").init(jax.random.key(0), [spec((2, 4)), spec((2, 5))])
+    with pytest.raises(ValueError, match="batch axis 0"):
+        m.Dot(0).init(jax.random.key(0), [spec((2, 4)), spec((2, 4))])
+    with pytest.raises(ValueError, match="exactly 2 inputs"):
+        m.Dot(1).init(jax.random.key(0), [spec((2, 4))] * 3)
+    with pytest.raises(ValueError, match="out of bounds"):
+        m.Dot(3).init(jax.random.key(0), [spec((2, 4)), spec((2, 4))])
+    with pytest.raises(ValueError, match="different batch sizes"):
+        m.Dot(1).init(jax.random.key(0), [spec((2, 4)), spec((3, 4))])
+    assert m.Dot((1, 2), normalize=True).get_config()["axes"] == (1, 2)

@@ -375,3 +375,211 @@ def test_layer_norm_all_axes_mixed_sign_error_teaches():
     # equal sizes broadcast, as in Keras
     params, _ = LayerNormalization(axis=[-1, 0]).init(jax.random.key(0), spec((3, 3)))
     assert params["gamma"].shape == (3, 3)
+
+
+# ------------------------------------------------------------------------------ GroupNormalization
+from kerasx.layers._normalization import (GroupNormalization, RMSNormalization,  # noqa: E402
+                                          SpectralNormalization, UnitNormalization)
+from kerasx.layers._core import Dense, Embedding, Input  # noqa: E402
+from kerasx.layers._convolutional import Conv2D  # noqa: E402
+
+GN_RANDOM = dict(gamma_initializer=initializers.RandomUniform(0.5, 1.5),
+                 beta_initializer=initializers.RandomUniform(-0.5, 0.5))
+
+
+@pytest.mark.parametrize("shape,kwargs", [
+    ((2, 5, 6), dict(groups=3)),
+    ((2, 6, 4, 3), dict(groups=-1, axis=1)),           # instance normalization, channels first
+    ((2, 4, 6, 3), dict(groups=2, axis=-2, center=False)),
+    ((2, 4, 6), dict(groups=1, scale=False)),
+])
+def test_group_norm_matches_keras(shape, kwargs):
+    k = keras()
+    x = x_of(shape, loc=1.0, scale=2.0)
+    kw = {**GN_RANDOM, **kwargs}
+    keras_kw = {k_: v for k_, v in kwargs.items()}
+    y, params, _ = run_layer_test(GroupNormalization(**kw), x,
+                                  k.layers.GroupNormalization(**keras_kw), atol=1e-4)
+    assert y.shape == x.shape
+
+
+def test_group_norm_groups_match_manual_statistics():
+    x = x_of((2, 3, 8), loc=2.0)
+    y, _ = GroupNormalization(groups=2, epsilon=0.0).apply(
+        {"gamma": jnp.ones(8), "beta": jnp.zeros(8)}, {}, x)
+    g = np.asarray(y).reshape(2, 3, 2, 4)
+    np.testing.assert_allclose(g.mean(axis=(1, 3)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(g.std(axis=(1, 3)), 1.0, atol=1e-4)
+
+
+def test_group_norm_errors_teach():
+    with pytest.raises(ValueError, match="`groups`.*positive integer.*groups=0"):
+        GroupNormalization(groups=0)
+    with pytest.raises(ValueError, match="`axis`.*integer.*axis=\\[1, 2\\]"):
+        GroupNormalization(axis=[1, 2])
+    with pytest.raises(ValueError, match="'gn'.*groups \\(4\\) must divide.*channels \\(6\\)"):
+        GroupNormalization(groups=4, name="gn").init(jax.random.key(0), spec((2, 6)))
+    with pytest.raises(ValueError, match="groups \\(8\\) cannot be more than.*channels \\(6\\)"):
+        GroupNormalization(groups=8).init(jax.random.key(0), spec((2, 6)))
+    with pytest.raises(ValueError, match="axis=3.*out of bounds"):
+        GroupNormalization(groups=1, axis=3).init(jax.random.key(0), spec((2, 6)))
+    with pytest.raises(ValueError, match="`epsilon`"):
+        GroupNormalization(epsilon=-1.0)
+
+
+def test_group_norm_weights_and_bfloat16():
+    k = keras()
+    layer = GroupNormalization(groups=2, **GN_RANDOM)
+    params, state = layer.init(jax.random.key(0), spec((2, 4)))
+    assert [n for _, n in layer.weight_names()] == ["gamma", "beta"]
+    x = x_of((4, 3, 4)).astype(jnp.bfloat16)
+    y, _ = layer.apply(params, state, jnp.asarray(x))
+    ref = k.layers.GroupNormalization(groups=2)
+    ref.build((None, 3, 4))
+    ref.set_weights(layer.get_weights_from(params, state))
+    assert y.dtype == jnp.float32
+    np.testing.assert_allclose(y, np.asarray(ref(np.asarray(x, "float32"))), atol=2e-2)
+
+
+# ------------------------------------------------------------------------------ UnitNormalization
+@pytest.mark.parametrize("shape,axis", [((3, 5), -1), ((2, 3, 4), [1, 2]), ((2, 3, 4), 1)])
+def test_unit_norm_matches_keras(shape, axis):
+    k = keras()
+    x = x_of(shape)
+    y, params, _ = run_layer_test(UnitNormalization(axis=axis), x,
+                                  k.layers.UnitNormalization(axis=axis), expected_num_weights=0)
+    ax = tuple(a % len(shape) for a in (axis if isinstance(axis, list) else [axis]))
+    np.testing.assert_allclose(np.sqrt((np.asarray(y) ** 2).sum(axis=ax)), 1.0, rtol=1e-5)
+
+
+def test_unit_norm_zero_and_errors():
+    y, _ = UnitNormalization().apply({}, {}, jnp.zeros((2, 3)))
+    np.testing.assert_array_equal(y, 0.0)
+    with pytest.raises(TypeError, match="`axis`.*axis='a'"):
+        UnitNormalization(axis="a")
+    with pytest.raises(ValueError, match="'u'.*axis=2.*out of bounds"):
+        UnitNormalization(axis=2, name="u").output_spec(spec((2, 3)))
+
+
+# ------------------------------------------------------------------------------ RMSNormalization
+@pytest.mark.parametrize("shape,axis,eps", [((3, 5), -1, 1e-6), ((2, 3, 4), [1, 2], 1e-3),
+                                            ((2, 3, 4), [-2, -1], 1e-6)])
+def test_rms_norm_matches_keras(shape, axis, eps):
+    k = keras()
+    x = x_of(shape, loc=0.5)
+    layer = RMSNormalization(axis=axis, epsilon=eps)
+    params, state = layer.init(jax.random.key(0), spec(shape))
+    params = {"scale": jnp.asarray(x_of(params["scale"].shape, seed=3))}
+    y, _ = layer.apply(params, state, x)
+    ref = k.layers.RMSNormalization(axis=axis, epsilon=eps)
+    ref.build(shape)
+    ref.set_weights(layer.get_weights_from(params, state))
+    np.testing.assert_allclose(y, np.asarray(ref(x)), atol=1e-5, rtol=1e-5)
+    run_layer_test(layer, x, expected_num_weights=1)
+
+
+def test_rms_norm_errors_and_non_trailing_axis():
+    with pytest.raises(ValueError, match="one sign.*axis=\\[1, -1\\]"):
+        RMSNormalization(axis=[1, -1])
+    with pytest.raises(ValueError, match="`epsilon`"):
+        RMSNormalization(epsilon="x")
+    with pytest.raises(ValueError, match="batch axis"):
+        RMSNormalization(axis=0).init(jax.random.key(0), spec((2, 3)))
+    # a non-trailing axis (Keras cannot broadcast its scale there; kerasx reshapes it)
+    x = x_of((2, 3, 4))
+    y, _ = RMSNormalization(axis=1, epsilon=0.0).apply({"scale": jnp.ones(3)}, {}, x)
+    np.testing.assert_allclose(y, x / np.sqrt((x ** 2).mean(axis=1, keepdims=True)), rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------ SpectralNormalization
+def _keras_spectral(k, inner, ours, params, state, shape):
+    """A Keras SpectralNormalization holding our weights, given in Keras's order."""
+    ref = k.layers.SpectralNormalization(inner, power_iterations=ours.power_iterations)
+    ref.build(shape)
+    ref.set_weights(ours.get_weights_from(params, state))  # the same order: kernel, vector_u, rest
+    assert [tuple(w.shape) for w in ref.get_weights()] == [
+        tuple(w.shape) for w in ours.get_weights_from(params, state)]
+    return ref
+
+
+@pytest.mark.parametrize("make,kmake,shape,iters", [
+    (lambda: Dense(4), lambda k: k.layers.Dense(4), (3, 5), 1),
+    (lambda: Conv2D(3, 2), lambda k: k.layers.Conv2D(3, 2), (2, 5, 5, 2), 3),
+])
+def test_spectral_norm_matches_keras(make, kmake, shape, iters):
+    k = keras()
+    layer = SpectralNormalization(make(), power_iterations=iters)
+    x = x_of(shape)
+    params, state = layer.init(jax.random.key(0), spec(shape))
+    ref = _keras_spectral(k, kmake(k), layer, params, state, shape)
+    # inference: the kernel as stored, u unchanged
+    y, new_state = layer.apply(params, state, x)
+    np.testing.assert_allclose(y, np.asarray(ref(x, training=False)), atol=1e-5)
+    assert new_state["vector_u"] is state["vector_u"]
+    # training: kernel / sigma, u updated (Keras writes both into its variables)
+    y, new_state = jax.jit(lambda p, s: layer.apply(p, s, x, training=True))(params, state)
+    y_ref = np.asarray(ref(x, training=True))
+    np.testing.assert_allclose(y, y_ref, atol=1e-5)
+    np.testing.assert_allclose(new_state["vector_u"], np.asarray(ref.vector_u.value), atol=1e-6)
+
+
+def test_spectral_norm_sigma_and_gradient():
+    layer = SpectralNormalization(Dense(6, use_bias=False), power_iterations=8)
+    params, state = layer.init(jax.random.key(1), spec((2, 4)))
+    # singular values 5, 1, 0.5, 0.1 in random bases: the power iteration converges fast
+    q1 = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0]
+    q2 = np.linalg.qr(np.random.default_rng(1).normal(size=(6, 6)))[0]
+    kernel = q1 @ np.diag([5.0, 1.0, 0.5, 0.1]) @ q2[:4]
+    params = {"dense": {"kernel": jnp.asarray(kernel, jnp.float32)}}
+    x = jnp.eye(4)
+    y, new_state = jax.jit(lambda p, s: layer.apply(p, s, x, training=True))(params, state)
+    # the effective kernel (y = I @ K / sigma) has spectral norm 1
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(y), 2), 1.0, rtol=1e-4)
+    grads = jax.jit(jax.grad(lambda p: layer.apply(p, state, x, training=True)[0].sum()))(params)
+    assert np.all(np.isfinite(grads["dense"]["kernel"]))
+    # an all-zero kernel is left alone
+    zero = {"dense": {"kernel": jnp.zeros((4, 6))}}
+    y0, s0 = jax.jit(lambda p, s: layer.apply(p, s, x, training=True))(zero, state)
+    np.testing.assert_array_equal(y0, 0.0)
+    np.testing.assert_array_equal(s0["vector_u"], state["vector_u"])
+
+
+def test_spectral_norm_embedding_tree_and_object_api():
+    layer = SpectralNormalization(Embedding(10, 3), name="sn")
+    params, state = layer.init(jax.random.key(0), spec((2, 4), jnp.int32))
+    assert set(params) == {"embedding"} and state["vector_u"].shape == (1, 3)
+    y, _ = layer.apply(params, state, jnp.array([[1, 2]]), training=True)
+    assert y.shape == (1, 2, 3) and y.dtype == jnp.float32
+    # the object shell: eager training call keeps the new u, weights listed once
+    dense = SpectralNormalization(Dense(2))
+    out = dense(jnp.ones((3, 4)), training=True)
+    assert out.shape == (3, 2)
+    assert [w.shape for w in dense.get_weights()] == [(4, 2), (1, 2), (2,)]  # Keras order
+    assert Input((4,)).shape == (None, 4) and dense(Input((4,))).shape == (None, 2)
+
+
+def test_spectral_norm_errors_and_config():
+    with pytest.raises(ValueError, match="`power_iterations`.*power_iterations=0"):
+        SpectralNormalization(Dense(2), power_iterations=0)
+    with pytest.raises(ValueError, match="wraps a kerasx layer"):
+        SpectralNormalization("dense")
+    with pytest.raises(ValueError, match="no weight 'kernel' nor 'embeddings'"):
+        SpectralNormalization(LayerNormalization()).init(jax.random.key(0), spec((2, 3)))
+    layer = SpectralNormalization(Dense(3, activation="relu"), power_iterations=2, name="s")
+    clone = SpectralNormalization.from_config(layer.get_config())
+    assert clone.power_iterations == 2 and isinstance(clone.layer, Dense)
+    assert clone.layer.units == 3 and clone.get_config() == layer.get_config()
+
+
+def test_spectral_norm_config_keys_match_keras_and_keras_config_loads():
+    k = keras()
+    from kerasx.saving import deserialize
+    ours = SpectralNormalization(Dense(3), power_iterations=2).get_config()
+    theirs = k.layers.SpectralNormalization(k.layers.Dense(3), power_iterations=2).get_config()
+    assert set(ours) == set(theirs)
+    assert ours["power_iterations"] == theirs["power_iterations"] == 2
+    assert ours["layer"]["class_name"] == theirs["layer"]["class_name"] == "Dense"
+    clone = deserialize({"module": "keras.layers", "class_name": "SpectralNormalization",
+                         "config": theirs})
+    assert isinstance(clone, SpectralNormalization) and isinstance(clone.layer, Dense)
+    assert clone.power_iterations == 2 and clone.layer.units == 3

@@ -196,3 +196,144 @@ def test_input_errors_name_layer_and_shapes():
     assert MaxPooling2D(3, padding="same").output_spec(spec((1, 2, 8, 3))).shape == (1, 1, 3, 3)
     with pytest.raises(ValueError, match=r"'global_max_pooling1d'.*rank 3.*\(2, 4, 4, 3\)"):
         GlobalMaxPooling1D().init(jax.random.key(0), spec((2, 4, 4, 3)))
+
+
+# ============================================================================== 3D pooling
+POOL3D_CASES = [
+    (dict(), (2, 4, 5, 3, 2)),
+    (dict(pool_size=2, padding="same"), (2, 3, 5, 3, 2)),
+    (dict(pool_size=(2, 3, 1), strides=1, padding="same", data_format="channels_first"),
+     (1, 2, 3, 5, 3)),
+    (dict(pool_size=(1, 2, 3), strides=(1, 2, 1), data_format="channels_first"), (2, 2, 3, 5, 3)),
+    (dict(pool_size=3, strides=2, padding="same"), (1, 4, 3, 5, 1)),
+]
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("kwargs,shape", POOL3D_CASES,
+                         ids=[str(i) for i in range(len(POOL3D_CASES))])
+def test_pooling3d_matches_keras(mode, kwargs, shape):
+    k = keras()
+    name = {"max": "MaxPooling3D", "average": "AveragePooling3D"}[mode]
+    kk = {"pool_size": (2, 2, 2), **kwargs}  # Keras's AveragePooling3D requires pool_size
+    theirs = getattr(k.layers, name)(**kk)
+    y, _, _ = run_layer_test(getattr(layers, name)(**kwargs), x_of(shape), theirs,
+                             expected_num_weights=0)
+    assert y.shape == theirs.compute_output_shape(shape)
+
+
+@pytest.mark.parametrize("name", ["GlobalMaxPooling3D", "GlobalAveragePooling3D"])
+@pytest.mark.parametrize("kwargs", [dict(), dict(keepdims=True, data_format="channels_first")],
+                         ids=["default", "keepdims-channels_first"])
+def test_global_pooling3d_matches_keras(name, kwargs):
+    k = keras()
+    shape = (2, 2, 3, 4, 3)
+    theirs = getattr(k.layers, name)(**kwargs)
+    y, _, _ = run_layer_test(getattr(layers, name)(**kwargs), x_of(shape), theirs,
+                             expected_num_weights=0)
+    assert y.shape == theirs.compute_output_shape(shape)
+
+
+def test_pooling3d_names_aliases_and_errors():
+    assert layers.MaxPool3D is layers.MaxPooling3D and layers.AvgPool3D is layers.AveragePooling3D
+    assert layers.GlobalMaxPool3D is layers.GlobalMaxPooling3D
+    assert layers.GlobalAvgPool3D is layers.GlobalAveragePooling3D
+    assert layers.MaxPooling3D().pool_size == (2, 2, 2)
+    assert layers.MaxPooling3D().strides == (2, 2, 2)
+    assert layers.AveragePooling3D(3, 1).strides == (1, 1, 1)
+    assert layers.GlobalAveragePooling3D().name == "global_average_pooling3d"
+    with pytest.raises(ValueError, match=r"`pool_size`.*tuple of 3 integers.*\(2, 2\)"):
+        layers.MaxPooling3D((2, 2))
+    with pytest.raises(ValueError, match=r"`data_format`.*data_format='NDHWC'"):
+        layers.AveragePooling3D(data_format="NDHWC")
+    with pytest.raises(ValueError, match=r"'p3'.*rank 5.*\(4, 4, 4, 3\).*batch axis"):
+        layers.MaxPooling3D(name="p3").init(jax.random.key(0), spec((4, 4, 4, 3)))
+    with pytest.raises(ValueError, match=r"'p3'.*at least \(3, 3, 3\).*\(1, 4, 2, 4, 1\)"):
+        layers.AveragePooling3D(3, name="p3").init(jax.random.key(0), spec((1, 4, 2, 4, 1)))
+    with pytest.raises(ValueError, match=r"'global_max_pooling3d'.*rank 5.*\(2, 4, 4, 3\)"):
+        layers.GlobalMaxPooling3D().init(jax.random.key(0), spec((2, 4, 4, 3)))
+
+
+# ============================================================================== adaptive pooling
+ADAPTIVE_CASES = [
+    (1, dict(output_size=3), (2, 7, 3)),
+    (1, dict(output_size=5, data_format="channels_first"), (2, 3, 8)),
+    (1, dict(output_size=(5,)), (2, 4, 2)),  # more outputs than inputs: overlapping windows
+    (1, dict(output_size=4), (1, 8, 2)),  # divisible: plain pooling
+    (2, dict(output_size=(2, 3)), (2, 5, 7, 2)),
+    (2, dict(output_size=4, data_format="channels_first"), (2, 2, 6, 3)),
+    (2, dict(output_size=1), (2, 5, 4, 2)),  # global pooling
+    (3, dict(output_size=(2, 3, 1)), (2, 3, 7, 4, 2)),
+    (3, dict(output_size=2, data_format="channels_first"), (1, 2, 5, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("mode", ["Max", "Average"])
+@pytest.mark.parametrize("rank,kwargs,shape", ADAPTIVE_CASES,
+                         ids=[str(i) for i in range(len(ADAPTIVE_CASES))])
+def test_adaptive_pooling_matches_keras(mode, rank, kwargs, shape):
+    k = keras()
+    name = f"Adaptive{mode}Pooling{rank}D"
+    theirs = getattr(k.layers, name)(**kwargs)
+    y, params, _ = run_layer_test(getattr(layers, name)(**kwargs), x_of(shape), theirs,
+                                  expected_num_weights=0)
+    assert params == {}
+    assert y.shape == tuple(theirs.compute_output_shape(shape))
+
+
+def _adaptive_reference(x, output_size, reduce):
+    """PyTorch's adaptive pooling rule, one output at a time, channels_last."""
+    out = np.zeros((x.shape[0],) + tuple(output_size) + (x.shape[-1],), x.dtype)
+    for index in np.ndindex(*output_size):
+        window = tuple(slice((i * n) // o, -((-(i + 1) * n) // o))
+                       for i, n, o in zip(index, x.shape[1:-1], output_size))
+        out[(slice(None),) + index] = reduce(x[(slice(None),) + window],
+                                             axis=tuple(range(1, x.ndim - 1)))
+    return out
+
+
+@pytest.mark.parametrize("output_size,shape", [((7,), (2, 3, 2)), ((5, 3), (1, 2, 7, 2)),
+                                               ((4, 1, 6), (1, 3, 2, 4, 1))])
+def test_adaptive_pooling_follows_the_pytorch_window_rule(output_size, shape):
+    """Also where outputs outnumber inputs; there Keras 3.15's JAX backend may read out of
+    bounds through float rounding (NaN for length 3 -> 7), so a NumPy loop is the oracle."""
+    x = x_of(shape)
+    rank = len(output_size)
+    for mode, reduce in [("Max", np.max), ("Average", np.mean)]:
+        layer = getattr(layers, f"Adaptive{mode}Pooling{rank}D")(output_size)
+        y, _ = jax.jit(lambda xx: layer.apply({}, {}, xx))(x)
+        np.testing.assert_allclose(y, _adaptive_reference(x, output_size, reduce), rtol=1e-6,
+                                   atol=1e-6)
+
+
+def test_adaptive_pooling_any_input_size_and_gradients():
+    pool = layers.AdaptiveAveragePooling2D((2, 2))
+    assert pool(layers.Input((None, None, 3))).shape == (None, 2, 2, 3)
+    assert pool.output_spec(spec((1, 9, 13, 3))).shape == (1, 2, 2, 3)
+    x = x_of((2, 5, 7, 2))
+    for layer in [pool, layers.AdaptiveMaxPooling2D(3)]:
+        g = jax.jit(jax.grad(lambda xx: jnp.sum(layer.apply({}, {}, xx)[0])))(x)
+        assert g.shape == x.shape and bool(jnp.all(jnp.isfinite(g)))
+    # average of integers is float; max keeps the dtype
+    img = np.arange(2 * 4 * 4).reshape(1, 4, 4, 2).astype("uint8")
+    assert layers.AdaptiveAveragePooling2D(2).apply({}, {}, img)[0].dtype == jnp.float32
+    assert layers.AdaptiveMaxPooling2D(2).apply({}, {}, img)[0].dtype == jnp.uint8
+    np.testing.assert_array_equal(layers.AdaptiveMaxPooling2D(2).apply({}, {}, img)[0],
+                                  MaxPooling2D(2).apply({}, {}, img)[0])
+
+
+def test_adaptive_pooling_config_and_errors():
+    cfg = layers.AdaptiveMaxPooling2D(3, data_format="channels_first", name="a").get_config()
+    assert cfg["output_size"] == (3, 3) and cfg["data_format"] == "channels_first"
+    assert layers.AdaptiveAveragePooling1D(4).output_size == (4,)
+    assert layers.AdaptiveAveragePooling3D(2).name == "adaptive_average_pooling3d"
+    with pytest.raises(ValueError, match=r"`output_size`.*'adaptive_max_pooling2d'.*tuple of 2"):
+        layers.AdaptiveMaxPooling2D((2, 2, 2))
+    with pytest.raises(ValueError, match=r"`output_size`.*positive.*output_size=0"):
+        layers.AdaptiveAveragePooling1D(0)
+    with pytest.raises(ValueError, match=r"`data_format`.*data_format='NCW'"):
+        layers.AdaptiveAveragePooling1D(2, data_format="NCW")
+    with pytest.raises(ValueError, match=r"'ap'.*rank 4.*\(5, 5, 3\).*batch axis"):
+        layers.AdaptiveAveragePooling2D(2, name="ap").init(jax.random.key(0), spec((5, 5, 3)))
+    with pytest.raises(ValueError, match=r"'ap'.*rank 5"):
+        layers.AdaptiveMaxPooling3D(2, name="ap")(layers.Input((4, 4, 3)))

@@ -1,6 +1,8 @@
-"""Reshaping layers against Keras 3: Identity, Permute, RepeatVector, Cropping1D/2D,
-ZeroPadding1D/2D, UpSampling1D/2D."""
+"""Reshaping layers against Keras 3: Identity, Permute, RepeatVector, Cropping1D/2D/3D,
+ZeroPadding1D/2D/3D, UpSampling1D/2D/3D."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -30,6 +32,26 @@ CASES = [
     ("UpSampling1D", dict(size=3), (2, 4, 3)),
     ("UpSampling2D", dict(), (2, 3, 4, 2)),
     ("UpSampling2D", dict(size=(1, 3), data_format="channels_first"), (2, 2, 3, 4)),
+    ("UpSampling2D", dict(interpolation="bilinear"), (2, 3, 4, 2)),
+    ("UpSampling2D", dict(size=(3, 2), interpolation="bilinear", data_format="channels_first"),
+     (1, 2, 3, 4)),
+    ("UpSampling2D", dict(size=(2, 3), interpolation="bicubic"), (1, 4, 3, 2)),
+    ("UpSampling2D", dict(size=3, interpolation="lanczos3"), (1, 3, 4, 1)),
+    ("UpSampling2D", dict(interpolation="lanczos5", data_format="channels_first"), (1, 2, 4, 3)),
+    ("UpSampling2D", dict(size=(1, 2), interpolation="BILINEAR"), (1, 3, 3, 2)),
+    ("Cropping3D", dict(), (2, 4, 5, 3, 2)),
+    ("Cropping3D", dict(cropping=((1, 0), (0, 2), (1, 1)), data_format="channels_first"),
+     (1, 2, 3, 4, 5)),
+    ("Cropping3D", dict(cropping=(0, 1, 2)), (1, 3, 4, 5, 2)),
+    ("Cropping3D", dict(cropping=1), (1, 3, 3, 4, 1)),
+    ("ZeroPadding3D", dict(), (2, 2, 3, 2, 2)),
+    ("ZeroPadding3D", dict(padding=((0, 1), (2, 0), (1, 1)), data_format="channels_first"),
+     (1, 2, 2, 3, 2)),
+    ("ZeroPadding3D", dict(padding=(1, 0, 2)), (1, 2, 2, 2, 1)),
+    ("ZeroPadding3D", dict(padding=2), (1, 1, 2, 1, 2)),
+    ("UpSampling3D", dict(), (2, 2, 3, 2, 2)),
+    ("UpSampling3D", dict(size=(1, 3, 2), data_format="channels_first"), (1, 2, 2, 3, 2)),
+    ("UpSampling3D", dict(size=3), (1, 1, 2, 1, 1)),
 ]
 
 
@@ -37,7 +59,9 @@ CASES = [
                          ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)])
 def test_reshaping_layers_match_keras(name, kwargs, shape):
     k = keras()
-    run_layer_test(getattr(layers, name)(**kwargs), x_of(shape), getattr(k.layers, name)(**kwargs))
+    theirs = getattr(k.layers, name)(**kwargs)
+    y, _, _ = run_layer_test(getattr(layers, name)(**kwargs), x_of(shape), theirs)
+    assert y.shape == tuple(theirs.compute_output_shape(shape))
 
 
 def test_a_conv_autoencoder_with_padding_cropping_and_upsampling_trains_in_fit():
@@ -61,7 +85,49 @@ def test_misuse_is_named():
         layers.Cropping1D((2, 2)).apply({}, {}, x_of((1, 4, 2)))
     with pytest.raises(ValueError, match="ZeroPadding2D.*padding"):
         layers.ZeroPadding2D((1, 2, 3))
-    with pytest.raises(ValueError, match="UpSampling2D.*nearest.*bilinear"):
-        layers.UpSampling2D(interpolation="bilinear")
+    with pytest.raises(ValueError, match="UpSampling2D.*interpolation.*'nearest', 'bilinear'.*"
+                                         "interpolation='area'"):
+        layers.UpSampling2D(interpolation="area")
     with pytest.raises(ValueError, match="RepeatVector.*rank|RepeatVector.*2"):
         layers.RepeatVector(2).apply({}, {}, x_of((1, 4, 2)))
+
+
+def test_3d_layers_symbolic_shapes_and_misuse():
+    k = keras()
+    for name, kwargs, shape in [("Cropping3D", dict(cropping=(1, 0, 2)), (5, None, 6, 3)),
+                                ("ZeroPadding3D", dict(padding=1), (None, 2, 3, 1)),
+                                ("UpSampling3D", dict(size=(2, 1, 3)), (2, 3, None, 4)),
+                                ("UpSampling2D", dict(size=2, interpolation="bilinear"),
+                                 (None, 5, 3))]:
+        y = getattr(layers, name)(**kwargs)(layers.Input(shape))
+        assert y.shape == tuple(getattr(k.layers, name)(**kwargs).compute_output_shape(
+            (None,) + shape)), name
+    with pytest.raises(ValueError, match=r"Cropping3D.*nothing would be left"):
+        layers.Cropping3D(((1, 1), (0, 0), (0, 0))).apply({}, {}, x_of((1, 2, 3, 3, 1)))
+    with pytest.raises(ValueError, match=r"Cropping3D.*tuple of 3.*\(1, 2\)"):
+        layers.Cropping3D((1, 2))
+    with pytest.raises(ValueError, match=r"ZeroPadding3D.*padding.*-1"):
+        layers.ZeroPadding3D(-1)
+    with pytest.raises(ValueError, match=r"ZeroPadding3D.*tuple of 3"):
+        layers.ZeroPadding3D(((1, 1), (1, 1)))
+    with pytest.raises(ValueError, match=r"`size`.*'up_sampling3d'.*positive.*\(2, 0, 2\)"):
+        layers.UpSampling3D((2, 0, 2))
+    with pytest.raises(ValueError, match=r"`data_format`.*data_format='NDHWC'"):
+        layers.UpSampling3D(data_format="NDHWC")
+    with pytest.raises(ValueError, match=r"'up_sampling3d'.*rank 5.*\(1, 4, 4, 2\)"):
+        layers.UpSampling3D().apply({}, {}, x_of((1, 4, 4, 2)))
+    with pytest.raises(ValueError, match=r"'zero_padding3d'.*rank 5"):
+        layers.ZeroPadding3D()(layers.Input((4, 4, 2)))
+    assert layers.Cropping3D().cropping == ((1, 1), (1, 1), (1, 1))
+    assert layers.ZeroPadding3D(2).get_config()["padding"] == ((2, 2), (2, 2), (2, 2))
+
+
+def test_bilinear_upsampling_is_smooth_and_differentiable():
+    x = np.arange(4.0, dtype=np.float32).reshape(1, 2, 2, 1)
+    up = layers.UpSampling2D(interpolation="bilinear")
+    y, _ = up.apply({}, {}, x)
+    assert y.shape == (1, 4, 4, 1) and len(np.unique(np.asarray(y))) > 4  # not repeated pixels
+    g = jax.jit(jax.grad(lambda xx: jnp.sum(up.apply({}, {}, xx)[0])))(x)
+    np.testing.assert_allclose(g, 4.0, rtol=1e-5)  # every input spreads over 4 outputs in sum
+    ints = np.arange(8).reshape(1, 2, 2, 2).astype("uint8")
+    assert up.apply({}, {}, ints)[0].dtype == jnp.float32
