@@ -38,6 +38,7 @@ from ._data import gather_batch as _gather
 from ._data import (_STREAM_CHUNK, HostRows, IterableBatches, StreamFeed, epoch_window,
                     is_iterable_dataset, make_feed, num_samples, split_validation, take_rows,
                     to_numpy_tree)
+from .py_dataset import PyDataset
 from .._jit import quick_jit
 from .._variables import collect_losses
 from ..layers import _tree
@@ -91,6 +92,12 @@ class Trainer:
         self._loop_setting = kwargs.get("loop_steps", "auto")
         self.model = model
         self.optimizer = optimizers_module.get(optimizer)
+        if kwargs.get("auto_scale_loss", True) and model.dtype_policy.name == "mixed_float16" \
+                and isinstance(self.optimizer, optimizers_module.Optimizer) \
+                and not isinstance(self.optimizer, optimizers_module.LossScaleOptimizer):
+            # Keras: float16 gradients underflow without a dynamic loss scale
+            self.optimizer = optimizers_module.LossScaleOptimizer(
+                self.optimizer, name="loss_scale_optimizer")
         self._loss_spec, self._loss_weights = loss, loss_weights
         self._metric_specs = (metrics, weighted_metrics)
         self.compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
@@ -160,6 +167,8 @@ class Trainer:
                     if isinstance(m, (list, tuple)):
                         raise ValueError(f"Expected a metric for output '{names[i]}', received a list {m}.")
                     metric = metrics_module.get(m, np.shape(y), ps)
+                    if not getattr(metric, "built", True):  # state sized by the data (F1Score)
+                        metric.build(np.shape(y), ps)
                     log_name = metric.name if len(names) == 1 else f"{names[i]}_{metric.name}"
                     self.metrics.append((i, log_name, metric, weighted))
         self.loss_names = ["loss"] + ([f"{n}_loss" for n, l in zip(names, self.losses) if l is not None]
@@ -286,6 +295,7 @@ class Trainer:
         model = self.model
         batch_stats = _uses_batch_statistics(model)
         constrained = _tree.has_constraints(model)
+        scale_loss = getattr(self.optimizer, "scale_loss", None)
 
         def train_step(ts, batch, step_number):
             x, y, weight, mask, count = batch
@@ -304,9 +314,12 @@ class Trainer:
                 total, per_output = self._losses_and_total(y_flat, p_flat, weight, mask, count,
                                                            out_masks)
                 total = _add_model_losses(total, added, model, params)
-                return total, (p_flat, new_state, per_output, out_masks)
+                # Keras's `optimizer.scale_loss`: the gradients of the scaled loss (a loss scale
+                # factor, LossScaleOptimizer's dynamic scale), which the optimizer unscales
+                scaled = scale_loss(total, ts["opt_state"]) if scale_loss else total
+                return scaled, (total, p_flat, new_state, per_output, out_masks)
 
-            (total, (p_flat, new_state, per_output, out_masks)), grads = jax.value_and_grad(
+            (_, (total, p_flat, new_state, per_output, out_masks)), grads = jax.value_and_grad(
                 loss_fn, has_aux=True)(ts["params"])
             updates, opt_state = tx.update(grads, ts["opt_state"], ts["params"])
             params = optax.apply_updates(ts["params"], updates)
@@ -472,9 +485,12 @@ class Trainer:
                                  "`validation_data` instead.")
             (x, y, sample_weight), validation_data = split_validation(
                 to_numpy_tree(x), to_numpy_tree(y, "y"), sample_weight, validation_split)
-        if class_weight is not None:
+        batchwise = is_iterable_dataset(x) or isinstance(x, PyDataset)
+        if class_weight is not None and not batchwise:
             sample_weight = _class_weights(model, y, class_weight, sample_weight)
         feed = self._feed(x, y, sample_weight, batch_size, shuffle)
+        if class_weight is not None and batchwise:  # weighed batch by batch, as Keras does
+            feed.batches.weigh = lambda by, bsw: _class_weights(model, by, class_weight, bsw)
         self._train_rows = _partial_rows(feed)
         self._prepare(feed)
         val_feed, val_steps = None, None
@@ -559,7 +575,7 @@ class Trainer:
                               np.int32(1), np.int32(0))
         self.model._set_trees(ts["params"], ts["state"])
         self.opt_state = ts["opt_state"]
-        return self._format_logs({k: float(v) for k, v in logs.items()}, return_dict)
+        return self._format_logs(_host_logs(logs), return_dict)
 
     def _format_logs(self, logs, return_dict):
         """Keras's return value: the dict, a scalar loss, or [loss, *metrics] in order."""
@@ -651,7 +667,7 @@ class Trainer:
                     and not model.stop_training:
                 warnings.warn(_RAN_OUT, stacklevel=4)
             first_step += ran
-            epoch_logs = {k: float(v) for k, v in logs.items()}
+            epoch_logs = _host_logs(logs)
             self.opt_state = ts["opt_state"]
             if val_feed is not None and (epoch + 1) % validation_freq == 0:
                 cbs.on_test_begin()
@@ -667,7 +683,10 @@ class Trainer:
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 break
-        model._set_trees(ts["params"], ts["state"])
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        # Keras: with `use_ema`, the model ends training holding the moving averages
+        params = finalize(ts["params"], ts["opt_state"]) if finalize else ts["params"]
+        model._set_trees(params, ts["state"])
         self.opt_state = ts["opt_state"]
         cbs.on_train_end(epoch_logs)
         model.history = history
@@ -755,6 +774,9 @@ class Trainer:
 
     def get_iterations(self) -> int:
         opt_state = self._opt_state_now()
+        counted = getattr(self.optimizer, "iterations_of", None)  # one per applied update
+        if counted is not None and opt_state is not None:
+            return int(counted(opt_state))
         nodes = jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, optimizers_module.OptimizerState))
         for node in nodes:
             if isinstance(node, optimizers_module.OptimizerState):
@@ -770,7 +792,7 @@ class Trainer:
             mstate, logs = self._test_exec(mstate, params, state, *args)
             if cbs:
                 cbs.on_test_batch_end(stop - 1, logs)
-        return {k: float(v) for k, v in logs.items()}
+        return _host_logs(logs)
 
     def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
                  return_dict=False, steps=None):
@@ -967,6 +989,16 @@ def _unpack_validation(data):
     if isinstance(data, (tuple, list)) and len(data) in (2, 3) and not is_iterable_dataset(data):
         return data[0], data[1], (data[2] if len(data) == 3 else None)
     return data, None, None
+
+
+def _host_logs(logs) -> Dict[str, Any]:
+    """Logs read to the host: floats, or NumPy arrays for metrics with vector results (F1Score
+    with `average=None`, Precision with several thresholds), as Keras logs them."""
+    out = {}
+    for k, v in logs.items():
+        a = np.asarray(v)
+        out[k] = float(a) if a.ndim == 0 else a
+    return out
 
 
 def _class_weights(model, y, class_weight, sample_weight):

@@ -29,10 +29,14 @@ callbacks.on_train_end(epoch_logs)
 
 import csv
 import inspect
+import json
 import math
 import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import warnings
 
 import numpy as np
@@ -48,6 +52,8 @@ __all__ = [
     "Progbar",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "SwapEMAWeights",
+    "RemoteMonitor",
     "TerminateOnNaN",
 ]
 
@@ -335,6 +341,16 @@ def _to_python(value):
             return value
 
 
+def _history_value(value):
+    """A log value as History keeps it: a Python float, or a NumPy array for a metric with a
+    vector result (as Keras keeps it)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return value
+    return array if array.ndim > 0 else _to_python(value)
+
+
 class History(Callback):
     """Records the epoch logs of `fit`; `fit` returns it.
 
@@ -360,7 +376,7 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             # Once per epoch, so the device sync is fine here.
-            self.history.setdefault(k, []).append(_to_python(v))
+            self.history.setdefault(k, []).append(_history_value(v))
         if self.model is not None:
             # The latest History, as Keras sets it.
             self.model.history = self
@@ -1324,3 +1340,125 @@ class LambdaCallback(Callback):
                 )
             # An instance attribute: `overrides_batch_hooks` sees only the hooks given.
             setattr(self, name, fn)
+
+
+class SwapEMAWeights(Callback):
+    """Swaps the model's weights with the optimizer's EMA weights around evaluation.
+
+    For an optimizer created with `use_ema=True` (Keras's callback of the same
+    name): before validation, `evaluate` and `predict` the model's weights are
+    replaced by their exponential moving averages, and put back afterwards, so
+    training goes on from the raw weights. With `swap_on_epoch=True` the swap
+    also happens at the end of each epoch (and is undone at the start of the
+    next), so other callbacks such as `ModelCheckpoint` see the EMA weights; at
+    the end of the last epoch the EMA weights stay in the model.
+
+    Args:
+        swap_on_epoch: Whether to swap at `on_epoch_end` / `on_epoch_begin` too.
+            Defaults to False.
+    """
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = swap_on_epoch
+        self._ema_weights_in_model = False
+
+    def _check_optimizer(self):
+        trainer = getattr(self.model, "_trainer", None)
+        optimizer = getattr(trainer, "optimizer", None)
+        if not getattr(optimizer, "use_ema", False):
+            raise ValueError(
+                "SwapEMAWeights must be used when `use_ema=True` is set on the optimizer "
+                "(or on an inner optimizer of a MultiOptimizer). Received: optimizer "
+                f"{optimizer!r}")
+        return trainer
+
+    def _swap_variables(self, finalize=False):
+        from .optimizers import swap_ema_weights
+
+        trainer = self._check_optimizer()
+        ts = trainer._ts
+        if ts is not None:  # inside fit: the live train state
+            params, opt_state = swap_ema_weights(ts["params"], ts["opt_state"])
+            if finalize:  # the EMA weights stay in the model; the averages equal them
+                opt_state = swap_ema_weights(params, opt_state)[1]
+            ts["params"] = params
+            ts["opt_state"] = opt_state
+            trainer.opt_state = opt_state
+            self.model._set_trees(params, ts["state"])
+            return
+        opt_state = trainer._opt_state_now()
+        if opt_state is None:
+            raise ValueError("SwapEMAWeights: the optimizer has no state yet; train the model first.")
+        params, opt_state = swap_ema_weights(self.model.params, opt_state)
+        trainer.opt_state = opt_state
+        self.model.params = params
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch and self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch and not self._ema_weights_in_model:
+            last = epoch == (self.params or {}).get("epochs", 0) - 1
+            self._swap_variables(finalize=last)
+            self._ema_weights_in_model = True
+
+    def on_test_begin(self, logs=None):
+        if not self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = True
+
+    def on_test_end(self, logs=None):
+        if self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = False
+
+    def on_predict_begin(self, logs=None):
+        self.on_test_begin(logs)
+
+    def on_predict_end(self, logs=None):
+        self.on_test_end(logs)
+
+
+class RemoteMonitor(Callback):
+    """Posts each epoch's logs to a server (Keras's `RemoteMonitor`), with the standard library.
+
+    At the end of every epoch an HTTP POST goes to `root + path`: a form whose field `field`
+    holds the logs as JSON (`{"epoch": 0, "loss": 0.3, ...}`), or with `send_as_json=True` the
+    JSON itself as `application/json`. A server that cannot be reached gives a warning, not an
+    error: training goes on.
+
+    Args:
+        root: the server's root URL.
+        path: the path under `root` the events are posted to.
+        field: the form field holding the JSON (form posts only).
+        headers: extra HTTP headers, a dict.
+        send_as_json: post the JSON as the request body instead of in a form.
+    """
+
+    def __init__(self, root="http://localhost:9000", path="/publish/epoch/end/", field="data",
+                 headers=None, send_as_json=False):
+        super().__init__()
+        self.root, self.path, self.field = root, path, field
+        self.headers, self.send_as_json = headers, send_as_json
+
+    def on_epoch_end(self, epoch, logs=None):
+        send = {"epoch": epoch}
+        for k, v in (logs or {}).items():
+            v = np.asarray(v) if isinstance(v, (np.ndarray, np.generic)) else v
+            send[k] = (v.item() if v.ndim == 0 else v.tolist()) if isinstance(v, np.ndarray) else v
+        if self.send_as_json:
+            body, kind = json.dumps(send).encode(), "application/json"
+        else:
+            body = urllib.parse.urlencode({self.field: json.dumps(send)}).encode()
+            kind = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.root + self.path, data=body, method="POST",
+                                         headers={"Content-Type": kind, **(self.headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except (urllib.error.URLError, OSError, ValueError):
+            warnings.warn(f"Could not reach RemoteMonitor root server at {self.root}",
+                          stacklevel=2)

@@ -46,6 +46,40 @@ __all__ = [
     "mean_squared_error",
     "mean_absolute_error",
     "huber",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
+    "KLDivergence",
+    "Poisson",
+    "LogCosh",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "CosineSimilarity",
+    "BinaryFocalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
+    "Dice",
+    "Tversky",
+    "Circle",
+    "CTC",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "kl_divergence",
+    "poisson",
+    "log_cosh",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "cosine_similarity",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
+    "dice",
+    "tversky",
+    "circle",
+    "ctc",
+    "serialize",
+    "deserialize",
     "squeeze_or_expand_to_same_rank",
     "reduce",
     "reduce_weighted_values",
@@ -287,6 +321,331 @@ def huber(y_true, y_pred, delta=1.0):
         abs_error <= delta, half * jnp.square(error), delta * abs_error - half * jnp.square(delta)
     )
     return jnp.mean(elementwise, axis=-1)
+
+
+def _binary_to_hinge_labels(y_true):
+    """Maps 0/1 labels to -1/1 when every label is 0 or 1 (a traced check, as in Keras)."""
+    is_binary = jnp.all((y_true == 0) | (y_true == 1))
+    return jnp.where(is_binary, 2.0 * y_true - 1.0, y_true)
+
+
+def hinge(y_true, y_pred):
+    """Computes `mean(maximum(1 - y_true * y_pred, 0), axis=-1)`.
+
+    Args:
+        y_true: Labels in `{-1, 1}`; if every label is 0 or 1 they are mapped to -1/1.
+        y_pred: Predictions, same shape as `y_true`.
+
+    Returns:
+        The loss with the last axis reduced.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = _binary_to_hinge_labels(jnp.asarray(y_true).astype(y_pred.dtype))
+    return jnp.mean(jnp.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """Computes `mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)` (labels as `hinge`)."""
+    y_pred = _to_float(y_pred)
+    y_true = _binary_to_hinge_labels(jnp.asarray(y_true).astype(y_pred.dtype))
+    return jnp.mean(jnp.square(jnp.maximum(1.0 - y_true * y_pred, 0.0)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """Computes `maximum(neg - pos + 1, 0)` over the last axis.
+
+    `pos = sum(y_true * y_pred)` and `neg = max((1 - y_true) * y_pred)`.
+
+    Args:
+        y_true: One-hot labels (`{0, 1}` or `{-1, 1}`).
+        y_pred: Predictions, same shape.
+
+    Returns:
+        The loss with the last axis reduced.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    pos = jnp.sum(y_true * y_pred, axis=-1)
+    neg = jnp.max((1.0 - y_true) * y_pred, axis=-1)
+    return jnp.maximum(neg - pos + 1.0, jnp.zeros((), y_pred.dtype))
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """Computes `100 * mean(abs((y_true - y_pred) / maximum(abs(y_true), 1e-7)), axis=-1)`."""
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), EPSILON))
+    return 100.0 * jnp.mean(diff, axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Computes `mean(square(log(y_pred + 1) - log(y_true + 1)), axis=-1)`.
+
+    Values below `1e-7` (zero and negatives) are replaced by `1e-7` first, as in Keras.
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    first = jnp.log(jnp.maximum(y_pred, EPSILON) + 1.0)
+    second = jnp.log(jnp.maximum(y_true, EPSILON) + 1.0)
+    return jnp.mean(jnp.square(first - second), axis=-1)
+
+
+def _l2_normalize(x, axis):
+    inv_norm = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
+    return x * jnp.minimum(inv_norm, 1.0 / EPSILON)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Computes the negative cosine similarity `-sum(l2_norm(y_true) * l2_norm(y_pred), axis)`.
+
+    A zero vector gives 0. Values lie in `[-1, 1]`; -1 means the vectors point the same way.
+
+    Args:
+        y_true: Targets.
+        y_pred: Predictions.
+        axis: The axis along which the similarity is computed.
+
+    Returns:
+        The loss with `axis` reduced.
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return -jnp.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
+
+
+def log_cosh(y_true, y_pred):
+    """Computes `mean(log(cosh(y_pred - y_true)), axis=-1)` in an overflow-safe form."""
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    x = y_pred - y_true
+    return jnp.mean(x + jax.nn.softplus(-2.0 * x) - jnp.log(2.0).astype(x.dtype), axis=-1)
+
+
+def kl_divergence(y_true, y_pred):
+    """Computes `sum(y_true * log(y_true / y_pred), axis=-1)`, both clipped to `[1e-7, 1]`."""
+    y_pred = _to_float(y_pred)
+    y_true = jnp.clip(jnp.asarray(y_true).astype(y_pred.dtype), EPSILON, 1.0)
+    y_pred = jnp.clip(y_pred, EPSILON, 1.0)
+    return jnp.sum(y_true * jnp.log(y_true / y_pred), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """Computes `mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)`."""
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    return jnp.mean(y_pred - y_true * jnp.log(y_pred + EPSILON), axis=-1)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                              from_logits=False, label_smoothing=0.0, axis=-1):
+    """Computes the binary focal crossentropy (Lin et al., 2018), averaged over `axis`.
+
+    Elementwise: `(1 - p_t) ** gamma * bce`, with `p_t = y * p + (1 - y) * (1 - p)`; with
+    `apply_class_balancing`, also times `alpha` for class 1 and `1 - alpha` for class 0.
+
+    Args:
+        y_true: Labels in `[0, 1]`, same shape as `y_pred`.
+        y_pred: Probabilities, or logits if `from_logits=True`.
+        apply_class_balancing: Whether to weight the classes by `alpha`/`1 - alpha`.
+        alpha: The weight of class 1.
+        gamma: The focusing parameter (0 gives the binary crossentropy).
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Float in `[0, 1]`: labels are squeezed towards 0.5.
+        axis: The axis the mean is taken over.
+
+    Returns:
+        The loss with `axis` reduced.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    _check_same_shape("binary_focal_crossentropy", y_true, y_pred)
+    if from_logits:
+        y_pred = jax.nn.sigmoid(y_pred)
+    p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    bce = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = jnp.power(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return jnp.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """Computes the alpha-balanced categorical focal crossentropy, summed over `axis`.
+
+    Elementwise: `-alpha * (1 - p) ** gamma * y_true * log(p)`, with `p` the (renormalised,
+    clipped) predicted probabilities.
+
+    Args:
+        y_true: One-hot (or soft) labels, same shape as `y_pred`.
+        y_pred: Probabilities, or logits if `from_logits=True`.
+        alpha: A float, or one weight per class.
+        gamma: The focusing parameter (0 gives the weighted categorical crossentropy).
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Float in `[0, 1]`, as in `categorical_crossentropy`.
+        axis: The class axis.
+
+    Returns:
+        The loss with `axis` reduced.
+    """
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be an int. Received: axis={axis!r} of type {type(axis)}")
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / jnp.shape(y_true)[-1]
+    if from_logits:
+        y_pred = jax.nn.softmax(y_pred, axis=axis)
+    output = jnp.clip(y_pred / jnp.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    cce = -y_true * jnp.log(output)
+    weight = jnp.power(1.0 - output, gamma) * jnp.asarray(alpha, y_pred.dtype)
+    return jnp.sum(weight * cce, axis=axis)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Computes the generalized cross entropy `(1 - p ** q) / q` (Zhang & Sabuncu, 2018).
+
+    Args:
+        y_true: Integer class ids, shape `(batch,)` (a trailing axis of 1 is squeezed).
+        y_pred: Class probabilities, shape `(batch, num_classes)`.
+        q: Float in `(0, 1)`: near 0 it behaves like crossentropy, near 1 like MAE.
+
+    Returns:
+        The loss per sample, shape `(batch,)`.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true)
+    if jnp.ndim(y_true) == jnp.ndim(y_pred) and jnp.ndim(y_true) > 1 and jnp.shape(y_true)[-1] == 1:
+        y_true = jnp.squeeze(y_true, -1)
+    one_hot = jax.nn.one_hot(y_true.astype(jnp.int32), jnp.shape(y_pred)[-1], dtype=y_pred.dtype)
+    p = jnp.sum(y_pred * one_hot, axis=-1)
+    return (1.0 - jnp.power(p, q)) / q
+
+
+def ctc(y_true, y_pred):
+    """Computes the CTC (Connectionist Temporal Classification) loss per sample.
+
+    Args:
+        y_true: Integer labels `(batch, max_label_length)`; 0 is the blank/padding index and
+            the label length is the number of non-zero entries.
+        y_pred: Logits `(batch, time_steps, num_classes)` (not softmax-normalised).
+
+    Returns:
+        The loss per sample, shape `(batch,)`.
+    """
+    if jnp.ndim(y_true) != 2:
+        raise ValueError(
+            "Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in "
+            f"integer format. Received: y_true.shape={jnp.shape(y_true)}")
+    if jnp.ndim(y_pred) != 3:
+        raise ValueError(
+            "Logits `y_pred` are expected to be a tensor of shape "
+            f"`(batch_size, max_length, num_classes)`. Received: y_pred.shape={jnp.shape(y_pred)}")
+    labels = jnp.asarray(y_true).astype(jnp.int32)
+    logits = _to_float(y_pred)
+    return _ctc_jit(labels, logits.astype(jnp.promote_types(logits.dtype, jnp.float32)))
+
+
+@jax.jit
+def _ctc_jit(labels, logits):
+    """CTC per sample, jitted so that eager calls compile its scan once per shape."""
+    import optax
+
+    label_length = jnp.sum(labels != 0, axis=-1)
+    label_pad = (jnp.arange(jnp.shape(labels)[1])[None, :] >= label_length[:, None])
+    logit_pad = jnp.zeros(jnp.shape(logits)[:2], logits.dtype)
+    return optax.ctc_loss(logits, logit_pad, labels, label_pad.astype(logits.dtype), blank_id=0,
+                          log_epsilon=-1e5)
+
+
+def dice(y_true, y_pred, axis=None):
+    """Computes the Dice loss `1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred))`.
+
+    Args:
+        y_true: Targets.
+        y_pred: Predictions.
+        axis: Axes the sums run over; `None` (the default) sums over everything, batch
+            included, and gives one scalar.
+
+    Returns:
+        The loss with `axis` reduced.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    axis = _axes(axis)
+    intersection = jnp.sum(y_true * y_pred, axis=axis)
+    union = jnp.sum(y_true, axis=axis) + jnp.sum(y_pred, axis=axis) + EPSILON
+    return 1.0 - 2.0 * intersection / union
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """Computes the Tversky loss `1 - tp / (tp + alpha * fp + beta * fn)`.
+
+    `tp = sum(y_true * y_pred)`, `fp = sum((1 - y_pred) * y_true)`,
+    `fn = sum(y_pred * (1 - y_true))` (Keras's definitions); `alpha = beta = 0.5` is Dice.
+
+    Args:
+        y_true: Targets.
+        y_pred: Predictions.
+        alpha: Weight of `fp`.
+        beta: Weight of `fn`.
+        axis: Axes the sums run over (`None`: everything, giving one scalar).
+
+    Returns:
+        The loss with `axis` reduced.
+    """
+    y_pred = _to_float(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    axis = _axes(axis)
+    tp = jnp.sum(y_true * y_pred, axis=axis)
+    fp = jnp.sum((1.0 - y_pred) * y_true, axis=axis)
+    fn = jnp.sum(y_pred * (1.0 - y_true), axis=axis)
+    return 1.0 - tp / (tp + fp * alpha + fn * beta + EPSILON)
+
+
+def _axes(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _circle_values(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin):
+    y_pred = _to_float(y_pred)
+    labels = jnp.reshape(jnp.asarray(y_true).astype(jnp.int32), (-1, 1))
+    ref_embeddings = y_pred if ref_embeddings is None else _to_float(ref_embeddings)
+    ref = labels if ref_labels is None else jnp.reshape(
+        jnp.asarray(ref_labels).astype(jnp.int32), (-1, 1))
+    distances = jnp.maximum(1.0 - y_pred @ ref_embeddings.T, 0.0)
+    positive = labels == ref.T
+    negative = jnp.logical_not(positive)
+    if remove_diagonal:
+        positive = positive & ~jnp.eye(labels.shape[0], ref.shape[0], dtype=bool)
+    pos_w = jnp.maximum((margin + distances) * positive, 0.0)
+    neg_w = jnp.maximum((1.0 + margin - distances) * negative, 0.0)
+    pos_logits = -gamma * pos_w * (margin - distances)
+    neg_logits = gamma * neg_w * ((1.0 - margin) - distances)
+    p_loss = jax.nn.logsumexp(jnp.where(positive, pos_logits, -jnp.inf), axis=1)
+    n_loss = jax.nn.logsumexp(jnp.where(negative, neg_logits, -jnp.inf), axis=1)
+    return jax.nn.softplus(p_loss + n_loss)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80,
+           margin=0.4):
+    """Computes the Circle loss (Sun et al., 2020) of L2-normalised embeddings, per sample.
+
+    The `Circle` class averages only the samples with a positive loss, as Keras does.
+
+    Args:
+        y_true: Integer labels `(batch,)`.
+        y_pred: L2-normalised embeddings `(batch, dim)`.
+        ref_labels: Labels of the reference embeddings (default `y_true`).
+        ref_embeddings: Reference embeddings (default `y_pred`).
+        remove_diagonal: Whether a sample is left out of its own positives.
+        gamma: The scale of the similarity scores.
+        margin: The relaxation margin.
+
+    Returns:
+        The loss per sample, shape `(batch,)`.
+    """
+    return _circle_values(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma,
+                          margin)
 
 
 # ---------------------------------------------------------------------------
@@ -716,6 +1075,385 @@ class Huber(LossFunctionWrapper):
         return {**Loss.get_config(self), "delta": self.delta}
 
 
+class _SimpleLoss(LossFunctionWrapper):
+    """A `LossFunctionWrapper` whose only options are `reduction`, `name` and `dtype`."""
+
+    _fn = None
+    _default_name = None
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(type(self)._fn, reduction=reduction, name=name or self._default_name,
+                         dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class Hinge(_SimpleLoss):
+    """Hinge loss `mean(maximum(1 - y_true * y_pred, 0))`; 0/1 labels are mapped to -1/1.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"hinge"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(hinge)
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class SquaredHinge(_SimpleLoss):
+    """Squared hinge loss `mean(square(maximum(1 - y_true * y_pred, 0)))`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"squared_hinge"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(squared_hinge)
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class CategoricalHinge(_SimpleLoss):
+    """Categorical hinge loss `maximum(neg - pos + 1, 0)` for one-hot labels.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"categorical_hinge"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(categorical_hinge)
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class KLDivergence(_SimpleLoss):
+    """Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred))` of distributions.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"kl_divergence"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(kl_divergence)
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class Poisson(_SimpleLoss):
+    """Poisson loss `mean(y_pred - y_true * log(y_pred))`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"poisson"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(poisson)
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class LogCosh(_SimpleLoss):
+    """Log-cosh loss `mean(log(cosh(y_pred - y_true)))`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"log_cosh"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(log_cosh)
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsolutePercentageError(_SimpleLoss):
+    """Mean absolute percentage error `100 * mean(abs((y_true - y_pred) / y_true))`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"mean_absolute_percentage_error"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(mean_absolute_percentage_error)
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error",
+                 dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(_SimpleLoss):
+    """Mean squared logarithmic error `mean(square(log(y_true + 1) - log(y_pred + 1)))`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"mean_squared_logarithmic_error"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(mean_squared_logarithmic_error)
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error",
+                 dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class CTC(_SimpleLoss):
+    """CTC loss of integer labels `(batch, max_label_length)` and logits `(batch, time, classes)`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"ctc"`.
+        dtype: See `Loss`.
+    """
+
+    _fn = staticmethod(ctc)
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    """Negative cosine similarity `-sum(l2_norm(y_true) * l2_norm(y_pred), axis)`.
+
+    Args:
+        axis: The axis along which the similarity is computed.
+        reduction: See `Loss`.
+        name: Defaults to `"cosine_similarity"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
+                 dtype=None):
+        _check_axis("CosineSimilarity", axis)
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        # Keras 3 leaves `axis` out of the config; kept here so that a round trip keeps it.
+        return {**Loss.get_config(self), "axis": self.axis}
+
+
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """Binary focal crossentropy (Lin et al., 2018), averaged over `axis`.
+
+    Args:
+        apply_class_balancing: Whether to weight class 1 by `alpha` and class 0 by `1 - alpha`.
+        alpha: The class-1 weight, in `[0, 1]`.
+        gamma: The focusing parameter, `>= 0`.
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Float in `[0, 1]`.
+        axis: The axis averaged over.
+        reduction: See `Loss`.
+        name: Defaults to `"binary_focal_crossentropy"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_focal_crossentropy", dtype=None):
+        _check_smoothing(label_smoothing)
+        _check_gamma(gamma)
+        _check_axis("BinaryFocalCrossentropy", axis)
+        super().__init__(binary_focal_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+        self.apply_class_balancing = apply_class_balancing
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis,
+                "apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                "gamma": self.gamma}
+
+
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """Alpha-balanced categorical focal crossentropy for one-hot labels.
+
+    Args:
+        alpha: A float, or a list with one weight per class.
+        gamma: The focusing parameter, `>= 0`.
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Float in `[0, 1]`.
+        axis: The class axis.
+        reduction: See `Loss`.
+        name: Defaults to `"categorical_focal_crossentropy"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy",
+                 dtype=None):
+        _check_smoothing(label_smoothing)
+        _check_gamma(gamma)
+        _check_axis("CategoricalFocalCrossentropy", axis)
+        if isinstance(alpha, (list, tuple)):
+            alpha = [float(a) for a in alpha]
+        super().__init__(categorical_focal_crossentropy, reduction=reduction, name=name,
+                         dtype=dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def call(self, y_true, y_pred):
+        if isinstance(self.alpha, list) and len(self.alpha) != jnp.shape(y_pred)[self.axis]:
+            raise ValueError(
+                f"CategoricalFocalCrossentropy: `alpha` has {len(self.alpha)} weights, one per "
+                f"class expected: y_pred has {jnp.shape(y_pred)[self.axis]} classes on axis "
+                f"{self.axis}. Received: alpha={self.alpha}, y_pred.shape={jnp.shape(y_pred)}")
+        return super().call(y_true, y_pred)
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis, "alpha": self.alpha,
+                "gamma": self.gamma}
+
+
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross entropy `(1 - p ** q) / q` of integer labels (noise-robust).
+
+    Args:
+        q: Float in `(0, 1)`.
+        reduction: See `Loss`.
+        name: Defaults to `"categorical_generalized_cross_entropy"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size",
+                 name="categorical_generalized_cross_entropy", dtype=None):
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            raise ValueError(f"CategoricalGeneralizedCrossEntropy: `q` must be in the interval "
+                             f"(0, 1). Received: q={q!r}")
+        super().__init__(categorical_generalized_cross_entropy, reduction=reduction, name=name,
+                         dtype=dtype, q=q)
+        self.q = q
+
+    def _cast_inputs(self, y_true, y_pred):
+        return jnp.asarray(y_true), _cast_tree(y_pred, self.dtype)
+
+    def get_config(self):
+        return {**Loss.get_config(self), "q": self.q}
+
+
+class Dice(LossFunctionWrapper):
+    """Dice loss `1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred))`.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to `"dice"`.
+        axis: Axes the sums run over; `None` sums over everything (one value per batch).
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        _check_axes(type(self).__name__, axis)
+        super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "axis": self.axis}
+
+
+class Tversky(LossFunctionWrapper):
+    """Tversky loss `1 - tp / (tp + alpha * fp + beta * fn)`; `alpha = beta = 0.5` is Dice.
+
+    Args:
+        alpha: Weight of false positives.
+        beta: Weight of false negatives.
+        reduction: See `Loss`.
+        name: Defaults to `"tversky"`.
+        axis: Axes the sums run over; `None` sums over everything (one value per batch).
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky",
+                 axis=None, dtype=None):
+        _check_axes(type(self).__name__, axis)
+        super().__init__(tversky, reduction=reduction, name=name, dtype=dtype, alpha=alpha,
+                         beta=beta, axis=axis)
+        self.alpha = alpha
+        self.beta = beta
+        self.axis = axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "alpha": self.alpha, "beta": self.beta,
+                "axis": self.axis}
+
+
+class Circle(LossFunctionWrapper):
+    """Circle loss of integer labels `(batch,)` and L2-normalised embeddings `(batch, dim)`.
+
+    As in Keras, the mean runs over the samples whose loss is positive.
+
+    Args:
+        gamma: The scale of the similarity scores.
+        margin: The relaxation margin.
+        remove_diagonal: Whether a sample is left out of its own positives.
+        reduction: See `Loss`.
+        name: Defaults to `"circle"`.
+        dtype: See `Loss`.
+    """
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
+                 reduction="sum_over_batch_size", name="circle", dtype=None):
+        super().__init__(circle, reduction=reduction, name=name, dtype=dtype, gamma=gamma,
+                         margin=margin, remove_diagonal=remove_diagonal)
+        self.gamma = gamma
+        self.margin = margin
+        self.remove_diagonal = remove_diagonal
+
+    def call_with_mask(self, y_true, y_pred):
+        if jnp.ndim(y_pred) != 2:
+            raise ValueError(f"Circle expects embeddings y_pred of shape (batch, dim). "
+                             f"Received: y_pred.shape={jnp.shape(y_pred)}")
+        values = self.call(y_true, y_pred)
+        return values, values > 0
+
+    def get_config(self):
+        return {**Loss.get_config(self), "gamma": self.gamma, "margin": self.margin,
+                "remove_diagonal": self.remove_diagonal}
+
+
+def _check_gamma(gamma):
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+        raise ValueError(f"Received an invalid value for `gamma`, expected a number >= 0. "
+                         f"Received: gamma={gamma!r}")
+
+
+def _check_axis(cls_name, axis):
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(f"{cls_name}: `axis` must be an int. Received: axis={axis!r} of type "
+                         f"{type(axis).__name__}")
+
+
+def _check_axes(cls_name, axis):
+    items = axis if isinstance(axis, (list, tuple)) else [] if axis is None else [axis]
+    if any(isinstance(a, bool) or not isinstance(a, int) for a in items):
+        raise ValueError(f"{cls_name}: `axis` must be None, an int or a tuple of ints. "
+                         f"Received: axis={axis!r}")
+
+
 def _check_smoothing(label_smoothing):
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(
@@ -751,19 +1489,79 @@ _BY_NAME = {
     "huber": Huber,
     "huber_loss": Huber,
 }
+_CLASSES = (
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    BinaryCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    Huber,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    KLDivergence,
+    Poisson,
+    LogCosh,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    CosineSimilarity,
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    Dice,
+    Tversky,
+    Circle,
+    CTC,
+)
+_BY_NAME.update({cls.__name__: cls for cls in _CLASSES})
+# Keras's function names (and legacy aliases) resolve to the class with the same defaults.
 _BY_NAME.update(
     {
-        cls.__name__: cls
-        for cls in (
-            CategoricalCrossentropy,
-            SparseCategoricalCrossentropy,
-            BinaryCrossentropy,
-            MeanSquaredError,
-            MeanAbsoluteError,
-            Huber,
-        )
+        "BCE": BinaryCrossentropy,
+        "hinge": Hinge,
+        "squared_hinge": SquaredHinge,
+        "categorical_hinge": CategoricalHinge,
+        "kl_divergence": KLDivergence,
+        "kld": KLDivergence,
+        "KLD": KLDivergence,
+        "poisson": Poisson,
+        "log_cosh": LogCosh,
+        "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+        "mape": MeanAbsolutePercentageError,
+        "MAPE": MeanAbsolutePercentageError,
+        "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+        "msle": MeanSquaredLogarithmicError,
+        "MSLE": MeanSquaredLogarithmicError,
+        "cosine_similarity": CosineSimilarity,
+        "binary_focal_crossentropy": BinaryFocalCrossentropy,
+        "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+        "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
+        "dice": Dice,
+        "tversky": Tversky,
+        "circle": Circle,
+        "ctc": CTC,
     }
 )
+
+# The per-sample functions by name (Keras's `ALL_OBJECTS_DICT` functions and aliases).
+_FUNCTIONS = {
+    fn.__name__: fn
+    for fn in (
+        categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy,
+        mean_squared_error, mean_absolute_error, huber, hinge, squared_hinge, categorical_hinge,
+        kl_divergence, poisson, log_cosh, mean_absolute_percentage_error,
+        mean_squared_logarithmic_error, cosine_similarity, binary_focal_crossentropy,
+        categorical_focal_crossentropy, categorical_generalized_cross_entropy, dice, tversky,
+        circle, ctc,
+    )
+}
+_FUNCTIONS.update({
+    "bce": binary_crossentropy, "BCE": binary_crossentropy, "kld": kl_divergence,
+    "KLD": kl_divergence, "mae": mean_absolute_error, "MAE": mean_absolute_error,
+    "mse": mean_squared_error, "MSE": mean_squared_error, "mape": mean_absolute_percentage_error,
+    "MAPE": mean_absolute_percentage_error, "msle": mean_squared_logarithmic_error,
+    "MSLE": mean_squared_logarithmic_error,
+})
 
 
 def get(identifier):
@@ -772,7 +1570,7 @@ def get(identifier):
     Args:
         identifier: A Keras loss name or alias (`"categorical_crossentropy"`,
             `"mse"`, `"huber_loss"`, `"MeanSquaredError"`, ...), a `Loss`
-            instance (returned as is), or a callable `(y_true, y_pred) ->
+            instance (returned as is), a `serialize` dict, or a callable `(y_true, y_pred) ->
             per-sample values` (wrapped in a `LossFunctionWrapper`).
 
     Returns:
@@ -783,6 +1581,8 @@ def get(identifier):
     """
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, dict):  # Keras's `{"class_name": ..., "config": ...}`
+        return get(deserialize(identifier))
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
             raise ValueError(
@@ -798,6 +1598,93 @@ def get(identifier):
         f"Could not interpret loss identifier: {identifier!r}. Expected a loss name "
         f"(one of {sorted(_BY_NAME)}), a `Loss` instance, or a callable."
     )
+
+
+def serialize(loss):
+    """Describes a loss (a `Loss` instance or a loss function) as Keras 3's dict.
+
+    Args:
+        loss: A `Loss` instance, a kerasx loss function (`hinge`, ...), or a registered
+            custom object.
+
+    Returns:
+        `{"module": "keras.losses", "class_name": ..., "config": get_config(),
+        "registered_name": None}` for a built-in class, and Keras's
+        `{"module": "builtins", "class_name": "function", "config": name,
+        "registered_name": "function"}` for a built-in function; other objects go
+        through `kerasx.saving.serialize`.
+    """
+    return _serialize(loss, "keras.losses", _CLASSES, _FUNCTIONS)
+
+
+def deserialize(name, custom_objects=None):
+    """Rebuilds a loss from `serialize`'s dict, or from a name.
+
+    Args:
+        name: A dict from `serialize` (Keras's format), or a class/function name
+            (`"Hinge"` gives a `Hinge()`; `"hinge"`, `"mse"` give the function).
+        custom_objects: Optional `{name: class_or_function}` for custom losses.
+
+    Returns:
+        A `Loss` instance or a loss function.
+
+    Raises:
+        ValueError: for an unknown name or class, or a malformed config.
+    """
+    return _deserialize(name, custom_objects, "loss", Loss, _CLASSES, _FUNCTIONS)
+
+
+def _serialize(obj, module, classes, functions):
+    if obj is None:
+        return None
+    if isinstance(obj, classes) and type(obj) in classes:
+        return {"module": module, "class_name": type(obj).__name__, "config": obj.get_config(),
+                "registered_name": None}
+    if callable(obj) and not isinstance(obj, type) and functions.get(getattr(obj, "__name__", None)) is obj:
+        return {"module": "builtins", "class_name": "function", "config": obj.__name__,
+                "registered_name": "function"}
+    from .. import saving
+
+    return saving.serialize(obj)
+
+
+def _deserialize(config, custom_objects, kind, base, classes, functions):
+    custom_objects = dict(custom_objects or {})
+    by_class = {cls.__name__: cls for cls in classes}
+    if config is None or isinstance(config, base):
+        return config
+    if isinstance(config, str):
+        if config in custom_objects:
+            obj = custom_objects[config]
+            return obj() if isinstance(obj, type) else obj
+        if config in by_class:
+            return by_class[config]()
+        if config in functions:
+            return functions[config]
+        raise ValueError(f"Unknown {kind}: {config!r}. Expected one of "
+                         f"{sorted(set(by_class) | set(functions))}, or a name in "
+                         "`custom_objects`.")
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"Could not deserialize {kind} {config!r:.200}: expected a name or a "
+                         "dict with 'class_name' and 'config' (the format of `serialize`).")
+    class_name, inner = config["class_name"], config.get("config")
+    if class_name == "function":
+        if isinstance(inner, str) and inner in custom_objects:
+            return custom_objects[inner]
+        if isinstance(inner, str) and inner in functions:
+            return functions[inner]
+    elif class_name in by_class and class_name not in custom_objects:
+        if not isinstance(inner, dict):
+            raise ValueError(f"The config of {kind} {class_name!r} should be a dict. "
+                             f"Received: {inner!r:.200}")
+        try:
+            return by_class[class_name](**inner)
+        except TypeError as e:
+            raise ValueError(f"Cannot rebuild {kind} {class_name!r} from its config "
+                             f"{inner!r:.200}: {e}") from None
+    from .. import saving
+
+    return saving.deserialize(config, custom_objects=custom_objects or None)
 
 
 # ---------------------------------------------------------------------------
@@ -817,8 +1704,14 @@ def _kind(loss) -> Optional[str]:
         return "sparse"
     if fn is categorical_crossentropy:
         return "categorical"
-    if fn in (mean_squared_error, mean_absolute_error, huber):
+    if fn in (mean_squared_error, mean_absolute_error, huber, hinge, squared_hinge, log_cosh,
+              mean_absolute_percentage_error, mean_squared_logarithmic_error, poisson,
+              kl_divergence, binary_focal_crossentropy):
         return "elementwise"
+    if fn in (categorical_focal_crossentropy, categorical_hinge):
+        return "categorical"
+    if fn is categorical_generalized_cross_entropy:
+        return "sparse"
     return None
 
 

@@ -14,6 +14,7 @@ Every built-in metric is a `MeanMetricWrapper` around a per-sample function
 `MeanState(total, count)` and `result = total / count` (0 when count is 0).
 """
 
+import re
 from typing import NamedTuple
 
 import jax
@@ -49,7 +50,35 @@ __all__ = [
     "sparse_top_k_categorical_accuracy",
     "mean_squared_error",
     "mean_absolute_error",
+    "SumState",
+    "Sum",
+    "RootMeanSquaredError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "CosineSimilarity",
+    "LogCoshError",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
+    "KLDivergence",
+    "Poisson",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
     "is_binary_or_sparse_categorical",
+    "serialize",
+    "deserialize",
     "get",
 ]
 
@@ -167,6 +196,21 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
 
 mean_squared_error = losses_lib.mean_squared_error
 mean_absolute_error = losses_lib.mean_absolute_error
+# The loss functions Keras also exposes in `keras.metrics`.
+binary_crossentropy = losses_lib.binary_crossentropy
+binary_focal_crossentropy = losses_lib.binary_focal_crossentropy
+categorical_crossentropy = losses_lib.categorical_crossentropy
+categorical_focal_crossentropy = losses_lib.categorical_focal_crossentropy
+categorical_hinge = losses_lib.categorical_hinge
+hinge = losses_lib.hinge
+huber = losses_lib.huber
+kl_divergence = losses_lib.kl_divergence
+log_cosh = losses_lib.log_cosh
+mean_absolute_percentage_error = losses_lib.mean_absolute_percentage_error
+mean_squared_logarithmic_error = losses_lib.mean_squared_logarithmic_error
+poisson = losses_lib.poisson
+sparse_categorical_crossentropy = losses_lib.sparse_categorical_crossentropy
+squared_hinge = losses_lib.squared_hinge
 
 
 # ---------------------------------------------------------------------------
@@ -370,21 +414,21 @@ def _path_name(path):
     return None
 
 
-def _samplewise(values, sample_weight):
+def _samplewise(values, sample_weight, dtype=_FLOATX, reduce_fn=jnp.mean):
     """Reduces values to one per sample and weights them, as Keras's `reduce_to_samplewise_values`."""
-    values = jnp.asarray(values).astype(_FLOATX)
+    values = jnp.asarray(values).astype(dtype)
     if sample_weight is not None:
-        sample_weight = jnp.asarray(sample_weight).astype(_FLOATX)
+        sample_weight = jnp.asarray(sample_weight).astype(dtype)
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         weight_ndim, values_ndim = jnp.ndim(sample_weight), jnp.ndim(values)
         if values_ndim > weight_ndim:
-            values = jnp.mean(values, axis=tuple(range(weight_ndim, values_ndim)))
+            values = reduce_fn(values, axis=tuple(range(weight_ndim, values_ndim)))
         sample_weight = jnp.broadcast_to(sample_weight, jnp.shape(values))
         values = values * sample_weight
         if weight_ndim > 1:
-            sample_weight = jnp.mean(sample_weight, axis=tuple(range(1, weight_ndim)))
+            sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, weight_ndim)))
     if jnp.ndim(values) > 1:
-        values = jnp.mean(values, axis=tuple(range(1, jnp.ndim(values))))
+        values = reduce_fn(values, axis=tuple(range(1, jnp.ndim(values))))
     return values, sample_weight
 
 
@@ -396,20 +440,24 @@ class Mean(Metric):
 
     Args:
         name: Defaults to `"mean"`.
+        dtype: The dtype of the state and the result (default float32).
     """
 
-    def __init__(self, name="mean"):
-        super().__init__(name=name)
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
 
     def init(self):
-        return MeanState(total=jnp.zeros((), _FLOATX), count=jnp.zeros((), _FLOATX))
+        return MeanState(total=jnp.zeros((), self.dtype), count=jnp.zeros((), self.dtype))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype.name}
 
     def update(self, state, values, sample_weight=None):
         """Accumulates `values` (any shape, leading axis = samples)."""
         return self._accumulate(state, values, sample_weight)
 
     def _accumulate(self, state, values, sample_weight):
-        values, sample_weight = _samplewise(values, sample_weight)
+        values, sample_weight = _samplewise(values, sample_weight, self.dtype)
         if sample_weight is not None:
             count = jnp.sum(sample_weight)
         elif jnp.ndim(values) >= 1:
@@ -417,7 +465,7 @@ class Mean(Metric):
         else:
             count = 1
         return MeanState(
-            total=state.total + jnp.sum(values), count=state.count + jnp.asarray(count, _FLOATX)
+            total=state.total + jnp.sum(values), count=state.count + jnp.asarray(count, self.dtype)
         )
 
     def result(self, state=None):
@@ -434,13 +482,15 @@ class MeanMetricWrapper(Mean):
     Args:
         fn: Function returning one value per sample (or per element).
         name: Defaults to `fn.__name__`.
+        dtype: The dtype of the state and the result (default float32).
         **fn_kwargs: Keyword arguments passed to `fn`.
     """
 
-    def __init__(self, fn, name=None, **fn_kwargs):
+    def __init__(self, fn, name=None, dtype=None, **fn_kwargs):
         if not callable(fn):
             raise ValueError(f"Expected `fn` to be callable. Received: fn={fn!r}")
-        super().__init__(name=name or getattr(fn, "__name__", None) or "mean_metric_wrapper")
+        super().__init__(name=name or getattr(fn, "__name__", None) or "mean_metric_wrapper",
+                         dtype=dtype)
         self.fn = fn
         self.fn_kwargs = fn_kwargs
 
@@ -449,14 +499,14 @@ class MeanMetricWrapper(Mean):
         return self._accumulate(state, self.fn(y_true, y_pred, **self.fn_kwargs), sample_weight)
 
     def get_config(self):
-        return {"name": self.name, **self.fn_kwargs}
+        return {"name": self.name, "dtype": self.dtype.name, **self.fn_kwargs}
 
 
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal labels exactly."""
 
-    def __init__(self, name="accuracy"):
-        super().__init__(accuracy, name=name)
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
@@ -464,26 +514,27 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     Args:
         name: Defaults to `"binary_accuracy"`.
+        dtype: The dtype of the state and the result (default float32).
         threshold: Probability (or logit) above which a prediction is 1.
     """
 
-    def __init__(self, name="binary_accuracy", threshold=0.5):
-        super().__init__(binary_accuracy, name=name, threshold=threshold)
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often `argmax(y_pred)` equals `argmax` of the one-hot label."""
 
-    def __init__(self, name="categorical_accuracy"):
-        super().__init__(categorical_accuracy, name=name)
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often `argmax(y_pred)` equals the integer label."""
 
-    def __init__(self, name="sparse_categorical_accuracy"):
-        super().__init__(sparse_categorical_accuracy, name=name)
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
@@ -492,11 +543,12 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
     Args:
         k: Number of top predictions that count as a hit.
         name: Defaults to `"top_k_categorical_accuracy"`.
+        dtype: The dtype of the state and the result (default float32).
     """
 
-    def __init__(self, k=5, name="top_k_categorical_accuracy"):
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
         _check_k(k)
-        super().__init__(top_k_categorical_accuracy, name=name, k=k)
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
         self.k = k
 
 
@@ -506,61 +558,252 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
     Args:
         k: Number of top predictions that count as a hit.
         name: Defaults to `"sparse_top_k_categorical_accuracy"`.
+        dtype: The dtype of the state and the result (default float32).
         from_sorted_ids: Whether `y_pred` holds class ids sorted by score.
     """
 
-    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", from_sorted_ids=False):
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None,
+                 from_sorted_ids=False):
         _check_k(k)
         super().__init__(
-            sparse_top_k_categorical_accuracy, name=name, k=k, from_sorted_ids=from_sorted_ids
+            sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
+            from_sorted_ids=from_sorted_ids
         )
         self.k = k
         self.from_sorted_ids = from_sorted_ids
+
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype.name, "k": self.k}
+        if self.from_sorted_ids:  # as Keras: only when set
+            config["from_sorted_ids"] = True
+        return config
 
 
 class MeanSquaredError(MeanMetricWrapper):
     """The mean of `mean_squared_error(y_true, y_pred)` over samples."""
 
-    def __init__(self, name="mean_squared_error"):
-        super().__init__(mean_squared_error, name=name)
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
     """The mean of `mean_absolute_error(y_true, y_pred)` over samples."""
 
-    def __init__(self, name="mean_absolute_error"):
-        super().__init__(mean_absolute_error, name=name)
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """The mean of `mean_absolute_percentage_error(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name=name, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """The mean of `mean_squared_logarithmic_error(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name=name, dtype=dtype)
+
+
+class LogCoshError(MeanMetricWrapper):
+    """The mean of `log_cosh(y_true, y_pred)` over samples.
+
+    Args:
+        name: Defaults to `"logcosh"` (the Keras name).
+        dtype: The dtype of the state and the result (default float32).
+    """
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(log_cosh, name=name, dtype=dtype)
+
+
+class Hinge(MeanMetricWrapper):
+    """The mean of `hinge(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__(hinge, name=name, dtype=dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """The mean of `squared_hinge(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name=name, dtype=dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """The mean of `categorical_hinge(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name=name, dtype=dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """The mean of `kl_divergence(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name=name, dtype=dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """The mean of `poisson(y_true, y_pred)` over samples."""
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(poisson, name=name, dtype=dtype)
+
+
+def _cosine_similarity(y_true, y_pred, axis=-1):
+    """`sum(l2_norm(y_true) * l2_norm(y_pred), axis)`: the (positive) cosine similarity."""
+    return -losses_lib.cosine_similarity(y_true, y_pred, axis=axis)
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """The mean cosine similarity between labels and predictions (1: same direction).
+
+    Args:
+        name: Defaults to `"cosine_similarity"`.
+        dtype: The dtype of the state and the result (default float32).
+        axis: The axis along which the similarity is computed.
+    """
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"CosineSimilarity: `axis` must be an int. Received: axis={axis!r}")
+        super().__init__(_cosine_similarity, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class RootMeanSquaredError(Mean):
+    """The square root of the (weighted) mean of `square(y_pred - y_true)`.
+
+    Args:
+        name: Defaults to `"root_mean_squared_error"`.
+        dtype: The dtype of the state and the result (default float32).
+    """
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        """Accumulates the squared errors of one batch."""
+        y_true = jnp.asarray(y_true).astype(self.dtype)
+        y_pred = jnp.asarray(y_pred).astype(self.dtype)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return self._accumulate(state, jnp.square(y_pred - y_true), sample_weight)
+
+    def result(self, state=None):
+        if state is None:
+            return self.result(self._held_state())
+        return jnp.sqrt(super().result(state))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype.name}
+
+
+class SumState(NamedTuple):
+    """Running state of `Sum`."""
+
+    total: jax.Array  # f32[], the (weighted) sum so far
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values seen so far.
+
+    `update(state, values, sample_weight=None)`: each sample contributes the sum of
+    its values, times its weight.
+
+    Args:
+        name: Defaults to `"sum"`.
+        dtype: The dtype of the state and the result (default float32).
+    """
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def init(self):
+        return SumState(total=jnp.zeros((), self.dtype))
+
+    def update(self, state, values, sample_weight=None):
+        """Accumulates `values` (any shape, leading axis = samples)."""
+        values, _ = _samplewise(values, sample_weight, self.dtype, reduce_fn=jnp.sum)
+        return SumState(total=state.total + jnp.sum(values))
+
+    def result(self, state=None):
+        if state is None:
+            return self.result(self._held_state())
+        return state.total
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype.name}
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
     """The mean binary crossentropy over samples (see `losses.binary_crossentropy`)."""
 
-    def __init__(self, name="binary_crossentropy", from_logits=False, label_smoothing=0.0):
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0):
         super().__init__(
-            losses_lib.binary_crossentropy, name=name, from_logits=from_logits, label_smoothing=label_smoothing
+            binary_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
+            label_smoothing=label_smoothing
         )
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
 
 
 class CategoricalCrossentropy(MeanMetricWrapper):
     """The mean categorical crossentropy over samples (see `losses.categorical_crossentropy`)."""
 
-    def __init__(self, name="categorical_crossentropy", from_logits=False, label_smoothing=0.0, axis=-1):
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0, axis=-1):
         super().__init__(
-            losses_lib.categorical_crossentropy,
+            categorical_crossentropy,
             name=name,
+            dtype=dtype,
             from_logits=from_logits,
             label_smoothing=label_smoothing,
             axis=axis,
         )
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
 
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
-    """The mean sparse categorical crossentropy over samples."""
+    """The mean sparse categorical crossentropy over samples.
 
-    def __init__(self, name="sparse_categorical_crossentropy", from_logits=False, axis=-1):
+    Args:
+        name: Defaults to `"sparse_categorical_crossentropy"`.
+        dtype: The dtype of the state and the result (default float32).
+        from_logits: Whether `y_pred` holds logits.
+        ignore_class: Optional class id whose samples get a crossentropy of 0; see `update`.
+        axis: The class axis.
+    """
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 ignore_class=None, axis=-1):
         super().__init__(
-            losses_lib.sparse_categorical_crossentropy, name=name, from_logits=from_logits, axis=axis
+            sparse_categorical_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
+            ignore_class=ignore_class, axis=axis
         )
+        self.from_logits = from_logits
+        self.ignore_class = ignore_class
+        self.axis = axis
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        """Accumulates the crossentropy of one batch.
+
+        As in Keras, the samples of `ignore_class` are left out of the mean only when
+        `sample_weight` is given (their weight becomes 0); without weights they count as 0.
+        """
+        values, mask = losses_lib._sparse_crossentropy_and_mask(
+            y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
+        if mask is not None and sample_weight is not None:
+            mask, sample_weight = squeeze_or_expand_to_same_rank(
+                mask.astype(self.dtype), jnp.asarray(sample_weight).astype(self.dtype))
+            sample_weight = sample_weight * mask
+        return self._accumulate(state, values, sample_weight)
 
 
 def _check_k(k):
@@ -571,6 +814,15 @@ def _check_k(k):
 # ---------------------------------------------------------------------------
 # Lookup
 # ---------------------------------------------------------------------------
+
+
+def _keras_snake_case(name):
+    """A class name in snake case the way Keras's `to_snake_case` writes it
+    (`"MeanIoU"` -> `"mean_io_u"`, `"KLDivergence"` -> `"kl_divergence"`)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
 
 _CLASSES = (
     Mean,
@@ -585,9 +837,21 @@ _CLASSES = (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     SparseCategoricalCrossentropy,
+    Sum,
+    RootMeanSquaredError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    CosineSimilarity,
+    LogCoshError,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    KLDivergence,
+    Poisson,
 )
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update({cls().name: cls for cls in _CLASSES})
+_BY_NAME.update({_keras_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update(
     {
         "mse": MeanSquaredError,
@@ -596,8 +860,24 @@ _BY_NAME.update(
         "MAE": MeanAbsoluteError,
         "bce": BinaryCrossentropy,
         "BCE": BinaryCrossentropy,
+        "mape": MeanAbsolutePercentageError,
+        "MAPE": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError,
+        "MSLE": MeanSquaredLogarithmicError,
     }
 )
+# Functions of keras.metrics with no class of that name: a name gives the mean of the function.
+_FUNCTIONS = {
+    fn.__name__: fn
+    for fn in (
+        accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+        top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
+        mean_absolute_error, binary_crossentropy, binary_focal_crossentropy,
+        categorical_crossentropy, categorical_focal_crossentropy, categorical_hinge, hinge, huber,
+        kl_divergence, log_cosh, mean_absolute_percentage_error, mean_squared_logarithmic_error,
+        poisson, sparse_categorical_crossentropy, squared_hinge,
+    )
+}
 _ACCURACY_ALIASES = ("accuracy", "acc")
 
 
@@ -636,6 +916,8 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
     """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):  # Keras's `{"class_name": ..., "config": ...}`
+        return get(deserialize(identifier), y_true_shape, y_pred_shape)
     if isinstance(identifier, str):
         if identifier.lower() in _ACCURACY_ALIASES:
             if y_true_shape is None or y_pred_shape is None:
@@ -650,13 +932,16 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
             if is_sparse:
                 return SparseCategoricalAccuracy(name=identifier)
             return CategoricalAccuracy(name=identifier)
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown metric: {identifier!r}. Expected one of "
-                f"{sorted(set(_BY_NAME) | set(_ACCURACY_ALIASES))}, a `Metric` instance, "
-                "or a callable `fn(y_true, y_pred)` returning per-sample values."
-            )
-        return _BY_NAME[identifier](name=identifier)
+        classes = _all_classes()
+        if identifier in classes:
+            return classes[identifier](name=identifier)
+        if identifier in _FUNCTIONS:
+            return MeanMetricWrapper(_FUNCTIONS[identifier], name=identifier)
+        raise ValueError(
+            f"Unknown metric: {identifier!r}. Expected one of "
+            f"{sorted(set(classes) | set(_FUNCTIONS) | set(_ACCURACY_ALIASES))}, a `Metric` "
+            "instance, or a callable `fn(y_true, y_pred)` returning per-sample values."
+        )
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):
@@ -665,3 +950,63 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
         f"Could not interpret metric identifier: {identifier!r}. Expected a metric name, "
         "a `Metric` instance, or a callable."
     )
+
+
+def _public_classes():
+    """The metric classes of the public `kerasx.metrics` module (kerasx's own, including those
+    defined outside this file), by class name."""
+    import kerasx.metrics as public
+
+    return {name: obj for name, obj in vars(public).items()
+            if isinstance(obj, type) and issubclass(obj, Metric) and obj.__module__.startswith("kerasx.")
+            and obj not in (Metric, MeanMetricWrapper)}
+
+
+def _all_classes():
+    """Every metric name `get` accepts for a class: this file's table, then the other public
+    classes by class name and snake-case name (as Keras's `ALL_OBJECTS_DICT`)."""
+    found = dict(_BY_NAME)
+    for name, cls in _public_classes().items():
+        found.setdefault(name, cls)
+        found.setdefault(_keras_snake_case(name), cls)
+    return found
+
+
+def serialize(metric):
+    """Describes a metric (a `Metric` instance or a metric function) as Keras 3's dict.
+
+    Args:
+        metric: A kerasx `Metric` instance, a metric function (`hinge`, ...), or a
+            registered custom object.
+
+    Returns:
+        `{"module": "keras.metrics", "class_name": ..., "config": get_config(),
+        "registered_name": None}` for a built-in class, Keras's function form
+        `{"module": "builtins", "class_name": "function", "config": name,
+        "registered_name": "function"}` for a built-in function; other objects go
+        through `kerasx.saving.serialize`.
+    """
+    classes = tuple({*_CLASSES, *_public_classes().values()})
+    return losses_lib._serialize(metric, "keras.metrics", classes, _FUNCTIONS)
+
+
+def deserialize(config, custom_objects=None):
+    """Rebuilds a metric from `serialize`'s dict, or from a name.
+
+    Args:
+        config: A dict from `serialize` (Keras's format), or a class name (`"Hinge"`),
+            its snake-case form (`"hinge"`, `"root_mean_squared_error"`) or a Keras alias
+            (`"mse"`): these give an instance with default arguments.
+        custom_objects: Optional `{name: class_or_function}` for custom metrics.
+
+    Returns:
+        A `Metric` instance or a metric function.
+
+    Raises:
+        ValueError: for an unknown name or class, or a malformed config.
+    """
+    classes = _all_classes()
+    if isinstance(config, str) and config in classes and config not in (custom_objects or {}):
+        return classes[config]()
+    by_class = tuple({*_CLASSES, *_public_classes().values()})
+    return losses_lib._deserialize(config, custom_objects, "metric", Metric, by_class, _FUNCTIONS)

@@ -80,3 +80,15 @@ def test_targets_with_or_without_a_trailing_axis_of_one_still_fit(y):
     """Keras adds or drops a trailing axis of 1 to match the outputs; those targets are fine."""
     h = model().fit(X, y, epochs=2, verbose=0)
     assert np.isfinite(h.history["loss"]).all()
+
+
+def test_string_data_and_string_inputs_say_to_vectorize_first():
+    import kerasx
+    model = kerasx.Sequential([kerasx.layers.Input((1,)), kerasx.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="`x` holds strings.*TextVectorization"):
+        model.fit(np.array([["a b"], ["c"]]), np.ones((2, 1)), verbose=0)
+    with pytest.raises(ValueError, match="`x` holds Python objects.*pad_sequences"):
+        model.predict(np.array([[1, 2], [3]], dtype=object), verbose=0)
+    with pytest.raises(ValueError, match="numeric inputs.*dtype='string'.*TextVectorization"):
+        kerasx.Input((1,), dtype="string")

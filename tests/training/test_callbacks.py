@@ -483,3 +483,47 @@ def test_progbar_running_average_matches_keras(clock, capsys):
     theirs = run(keras_progbar.Progbar)
     assert ours == theirs
     assert ours.endswith("12ms/step - loss: 1.5000 - acc: 0.5208")
+
+
+def test_remote_monitor_posts_each_epochs_logs_and_warns_when_unreachable():
+    import http.server
+    import json
+    import threading
+    import urllib.parse
+
+    import kerasx
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append((self.path, self.headers["Content-Type"], self.headers.get("X-Run"),
+                             body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_port}"
+    model = kerasx.Sequential([kerasx.layers.Input((3,)), kerasx.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    try:
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[
+            kerasx.callbacks.RemoteMonitor(root=root, headers={"X-Run": "7"})])
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[
+            kerasx.callbacks.RemoteMonitor(root=root, path="/json", send_as_json=True)])
+    finally:
+        server.shutdown()
+    assert [r[0] for r in received] == ["/publish/epoch/end/"] * 2 + ["/json"]
+    form = urllib.parse.parse_qs(received[1][3])
+    logs = json.loads(form["data"][0])
+    assert logs["epoch"] == 1 and set(logs) == {"epoch", "loss", "mae"} and received[1][2] == "7"
+    assert received[2][1] == "application/json" and json.loads(received[2][3])["epoch"] == 0
+    with pytest.warns(UserWarning, match="Could not reach RemoteMonitor"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[
+            kerasx.callbacks.RemoteMonitor(root="http://127.0.0.1:1")])
