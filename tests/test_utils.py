@@ -109,3 +109,25 @@ def test_enable_compilation_cache_lets_a_new_process_skip_compiling(tmp_path):
     second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert second.returncode == 0, second.stderr
     assert int(second.stdout.split("hits ")[1]) >= 2
+
+
+def test_utils_is_a_package_that_keeps_every_name_and_path():
+    import importlib
+
+    import kerasx
+    from kerasx.utils import pack_x_y_sample_weight, plot_history, unpack_x_y_sample_weight  # noqa: F401
+
+    assert importlib.import_module("kerasx.utils") is kerasx.utils is utils
+    for name in utils.__all__:
+        assert getattr(utils, name) is not None, name
+    for name in ("to_categorical", "set_random_seed", "next_rng_key", "enable_compilation_cache",
+                 "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "plot_history"):
+        assert name in utils.__all__
+
+
+def test_utils_covers_keras_utils():
+    """Every public name of keras.utils exists in kerasx.utils, except the listed ones."""
+    keras = require_keras()
+    not_ported = {"FeatureSpace", "bounding_boxes", "legacy"}
+    missing = {n for n in dir(keras.utils) if not n.startswith("_") and not hasattr(utils, n)}
+    assert missing <= not_ported, sorted(missing - not_ported)

@@ -29,16 +29,20 @@ def _cache_dir():
     return os.path.join(os.path.expanduser(home), "datasets")
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
+def _sha256(path, algorithm="sha256"):
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _download(url, dest, file_hash, timeout=60):
+def _download(url, dest, file_hash, timeout=60, algorithm="sha256", hint=None):
     """Downloads `url` to `dest` via a temporary file, checking its SHA-256.
+
+    Other datasets and `kerasx.utils.get_file` use it too: `algorithm` names another
+    `hashlib` digest ("md5"), `file_hash=None` skips the check, and `hint` replaces the
+    offline advice (which names MNIST's `load_sample()` by default).
 
     Raises:
         ConnectionError: when the file cannot be fetched (no network, DNS or
@@ -46,6 +50,9 @@ def _download(url, dest, file_hash, timeout=60):
         ValueError: when the downloaded file's SHA-256 is not `file_hash`;
             the partial file is deleted.
     """
+    if hint is None:
+        hint = ("Use `kerasx.datasets.mnist.load_sample()` for the bundled 5,000-image MNIST "
+                f"sample, or copy `mnist.npz` to {dest} by hand.")
     directory = os.path.dirname(dest)
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
@@ -57,16 +64,14 @@ def _download(url, dest, file_hash, timeout=60):
         except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
             raise ConnectionError(
                 f"Could not download {url} ({e}). This machine appears to be "
-                "offline, or the URL is unreachable. Use "
-                "`kerasx.datasets.mnist.load_sample()` for the bundled "
-                "5,000-image MNIST sample, or copy `mnist.npz` to "
-                f"{dest} by hand."
+                f"offline, or the URL is unreachable. {hint}"
             ) from e
-        received = _sha256(tmp_path)
+        received = None if file_hash is None else _sha256(tmp_path, algorithm)
         if received != file_hash:
+            name = "SHA-256" if algorithm == "sha256" else algorithm.upper()
             raise ValueError(
                 f"The file downloaded from {url} is corrupted or incomplete: "
-                f"expected SHA-256 {file_hash}, received {received}. "
+                f"expected {name} {file_hash}, received {received}. "
                 "It was deleted; call `load_data()` again to retry."
             )
         os.replace(tmp_path, dest)

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._jit import quick_jit
+from .py_dataset import PyDataset, check_py_dataset, ordered_batches
 
 
 def _arrays(tree):
@@ -55,10 +56,19 @@ def to_numpy_tree(tree, what: str = "x"):
         if isinstance(a, jax.Array):
             return a
         try:
-            return np.asarray(a)
+            a = np.asarray(a)
         except ValueError as e:  # ragged nested lists
             raise ValueError(f"Expected `{what}` to hold arrays, or nested lists of numbers of "
                              f"one rectangular shape. NumPy could not make an array: {e}") from None
+        if a.dtype.kind in "USO":
+            raise ValueError(
+                f"`{what}` holds {'strings' if a.dtype.kind in 'US' else 'Python objects'} "
+                f"(an array of dtype {a.dtype}, shape {a.shape}), but models compute on numbers. "
+                "Turn text into numbers first, e.g. `ids = "
+                "kerasx.layers.TextVectorization(...)(texts)` (or StringLookup / Hashing), and "
+                "sequences of different lengths into one array with "
+                "`kerasx.utils.pad_sequences`; then pass the result.")
+        return a
     return jax.tree.map(one, tree, is_leaf=_nested_scalars)
 
 
@@ -251,6 +261,7 @@ class IterableBatches:
         self._one_shot = iter(data) is data
         self._pending = []  # items read ahead from a one-shot iterator by `first()`
         self.batch_size = None
+        self.weigh = None  # (y, sample_weight) -> sample_weight: `fit`'s class weights
 
     def first(self):
         if self._pending:
@@ -279,15 +290,83 @@ class IterableBatches:
         if first and not self._one_shot:
             items = itertools.islice(items, first, None)
         for i, item in enumerate(items, start=0 if self._one_shot else first):
-            x, y, sw, mask, n = _parse_item(item, i)
-            bs = max(n, self.batch_size or 0)
-            self.batch_size = bs
-            if n < bs:
-                pad = lambda a: np.concatenate([a, np.repeat(a[:1], bs - n, axis=0)])
-                x, y = jax.tree.map(pad, x), None if y is None else jax.tree.map(pad, y)
-                sw = None if sw is None else np.concatenate([sw, np.zeros(bs - n, np.float32)])
-                mask = np.concatenate([mask, np.zeros(bs - n, np.float32)])
-            yield (x, y, sw, mask, n)
+            yield self._batch(item, i)
+
+    def _batch(self, item, i):
+        """`(x, y, sample_weight, row_mask, n)` of batch `i`: its class weights applied, padded
+        to the largest batch size seen so far."""
+        x, y, sw, mask, n = _parse_item(item, i)
+        if self.weigh is not None:
+            sw = self.weigh(y, sw)
+        bs = max(n, self.batch_size or 0)
+        self.batch_size = bs
+        if n < bs:
+            pad = lambda a: np.concatenate([a, np.repeat(a[:1], bs - n, axis=0)])
+            x, y = jax.tree.map(pad, x), None if y is None else jax.tree.map(pad, y)
+            sw = None if sw is None else np.concatenate([sw, np.zeros(bs - n, np.float32)])
+            mask = np.concatenate([mask, np.zeros(bs - n, np.float32)])
+        return (x, y, sw, mask, n)
+
+
+class PyDatasetBatches(IterableBatches):
+    """The batches of a `kerasx.utils.PyDataset` (Keras's `PyDatasetAdapter`).
+
+    A pass has `num_batches` batches (`None`: endless, the epochs carry on where the last one
+    stopped); with `shuffle` each pass visits them in an order drawn from the epoch's
+    generator. Batches are loaded by the dataset's worker pool (`ordered_batches`), ahead of
+    the host chunks, so loading overlaps with the device's work on the chunks already sent.
+    `on_epoch_begin`/`on_epoch_end` run around each epoch's batches.
+    """
+
+    def __init__(self, dataset, shuffle: bool = False):
+        check_py_dataset(dataset)
+        self.data = dataset
+        self.steps = dataset.num_batches
+        if self.steps is not None:
+            self.steps = int(self.steps)
+            if self.steps < 1:
+                raise ValueError(f"The PyDataset passed as `x` ({type(dataset).__name__}) has "
+                                 f"no batches: num_batches={self.steps}.")
+        self.shuffle = shuffle and self.steps is not None
+        self._one_shot = False
+        self._pending = []
+        self._next = 0  # where an endless dataset's next epoch starts
+        self.batch_size = None
+        self.weigh = None
+
+    def first(self):
+        x, y, _, _, _ = _parse_item(_standardize_py_batch(self.data[0]), 0)
+        return x, y
+
+    def epoch(self, rng=None, first: int = 0) -> Iterator[tuple]:
+        if self.steps is None:
+            order, numbers = itertools.count(self._next), itertools.count(self._next)
+        elif self.shuffle and rng is not None:
+            order = numbers = rng.permutation(self.steps)[first:]
+        else:
+            order = numbers = range(first, self.steps)
+        self.data.on_epoch_begin()
+        try:
+            for i, item in zip(numbers, ordered_batches(self.data, order)):
+                if self.steps is None:
+                    self._next = i + 1
+                yield self._batch(_standardize_py_batch(item), int(i))
+        finally:
+            self.data.on_epoch_end()
+
+
+def _standardize_py_batch(batch):
+    """A PyDataset batch as a tuple `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+    if isinstance(batch, (np.ndarray, jax.Array, dict)):
+        return (batch,)
+    if isinstance(batch, list):
+        batch = tuple(batch)
+    if not isinstance(batch, tuple) or len(batch) not in (1, 2, 3):
+        raise ValueError(
+            "PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it must be "
+            "ordered either (input,) or (inputs, targets) or (inputs, targets, "
+            f"sample_weights). Received: {str(batch)[:100]}... of type {type(batch)}")
+    return batch
 
 
 def _parse_item(item, i):
@@ -656,6 +735,14 @@ def is_iterable_dataset(x) -> bool:
 def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_device="auto"):
     """Picks how `x` reaches the device: resident arrays (`DeviceFeed`) when they fit the
     budget (`on_device="auto"`) or when `on_device=True`, else streamed chunks (`StreamFeed`)."""
+    if isinstance(x, PyDataset):
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                "When `x` is a PyDataset, `y` and `sample_weight` must not be given separately: "
+                "its batches carry them. Received: "
+                + ", ".join(k for k, v in (("y", y), ("sample_weight", sample_weight))
+                            if v is not None))
+        return StreamFeed(PyDatasetBatches(x, shuffle))
     if is_iterable_dataset(x):
         if y is not None:
             raise ValueError(

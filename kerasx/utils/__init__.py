@@ -1,4 +1,5 @@
-"""Small host-side utilities: one-hot labels and global seeding.
+"""`kerasx.utils`: Keras's utilities (data inputs, datasets from folders, files, images,
+serialization scopes) and small host-side helpers: one-hot labels and global seeding.
 
 kerasx keeps no hidden random state of its own. When a user does not pass an
 explicit `jax.random` key, kerasx draws one with `next_rng_key()`, which reads
@@ -12,14 +13,55 @@ import random
 import jax
 import numpy as np
 
-from ._packing import pack_x_y_sample_weight as pack_x_y_sample_weight
-from ._packing import unpack_x_y_sample_weight as unpack_x_y_sample_weight
-from ._seeding import next_rng_key as next_rng_key
-from .training.plotting import plot_history as plot_history  # matplotlib: the "plot" extra
+from .._packing import pack_x_y_sample_weight as pack_x_y_sample_weight
+from .._packing import unpack_x_y_sample_weight as unpack_x_y_sample_weight
+from .._seeding import next_rng_key as next_rng_key
+from ..training.plotting import plot_history as plot_history  # matplotlib: the "plot" extra
+from ..datasets._get_file import get_file as get_file
+from ..ops._core import standardize_dtype as standardize_dtype
+from ..saving import deserialize_keras_object as deserialize_keras_object
+from ..saving import get_custom_objects as get_custom_objects
+from ..saving import get_registered_name as get_registered_name
+from ..saving import get_registered_object as get_registered_object
+from ..saving import register_keras_serializable as register_keras_serializable
+from ..saving import serialize_keras_object as serialize_keras_object
+from ..training.callbacks import Progbar as Progbar
+from ._arrays import normalize as normalize
+from ._arrays import pad_sequences as pad_sequences
+from ._arrays import split_dataset as split_dataset
+from ._arrays import timeseries_dataset_from_array as timeseries_dataset_from_array
+from ._directory import audio_dataset_from_directory as audio_dataset_from_directory
+from ._directory import image_dataset_from_directory as image_dataset_from_directory
+from ._directory import text_dataset_from_directory as text_dataset_from_directory
+from ._image import array_to_img as array_to_img
+from ._image import img_to_array as img_to_array
+from ._image import load_img as load_img
+from ._image import save_img as save_img
+from ._misc import Config as Config
+from ._misc import CustomObjectScope as CustomObjectScope
+from ._misc import clear_session as clear_session
+from ._misc import custom_object_scope as custom_object_scope
+from ._misc import disable_interactive_logging as disable_interactive_logging
+from ._misc import enable_interactive_logging as enable_interactive_logging
+from ._misc import get_source_inputs as get_source_inputs
+from ._misc import is_interactive_logging_enabled as is_interactive_logging_enabled
+from ._misc import is_keras_tensor as is_keras_tensor
+from ._plot_model import model_to_dot as model_to_dot
+from ._plot_model import plot_model as plot_model
+from ..training.py_dataset import PyDataset as PyDataset
+from ..training.py_dataset import Sequence as Sequence
 
-__all__ = ["enable_compilation_cache", "next_rng_key", "pack_x_y_sample_weight", "plot_history",
-           "set_random_seed", "unpack_x_y_sample_weight",
-           "to_categorical"]
+__all__ = ["Config", "CustomObjectScope", "Progbar", "PyDataset", "Sequence", "array_to_img",
+           "audio_dataset_from_directory", "clear_session", "custom_object_scope",
+           "deserialize_keras_object", "disable_interactive_logging",
+           "enable_compilation_cache", "enable_interactive_logging", "get_custom_objects",
+           "get_file", "get_registered_name", "get_registered_object", "get_source_inputs",
+           "image_dataset_from_directory", "img_to_array", "is_interactive_logging_enabled",
+           "is_keras_tensor", "load_img", "model_to_dot", "next_rng_key", "normalize", "pack_x_y_sample_weight",
+           "pad_sequences", "plot_history", "plot_model", "register_keras_serializable", "save_img",
+           "serialize_keras_object", "set_random_seed", "split_dataset", "standardize_dtype",
+           "text_dataset_from_directory", "timeseries_dataset_from_array", "to_categorical",
+           "unpack_x_y_sample_weight"]
 
 
 def to_categorical(x, num_classes=None):
