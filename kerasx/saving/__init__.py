@@ -9,6 +9,8 @@ Custom layers and functions are found by name once registered:
 Everything that reads or writes model and weight files lives here too (`_files`):
 `kerasx.saving.save_model(model, path)` / `load_model(path)` (also `model.save`,
 `kerasx.models.load_model`), and the weights files of `model.save_weights` / `load_weights`.
+Paths ending in `.keras` / `.weights.h5` are read and written in Keras 3's own formats
+(`_keras_format`), so files go both ways between kerasx and Keras.
 """
 
 from ._registry import get_custom_objects as get_custom_objects
@@ -19,5 +21,42 @@ from ._serialization import deserialize as deserialize
 from ._serialization import deserialize_keras_object as deserialize_keras_object
 from ._serialization import serialize as serialize
 from ._serialization import serialize_keras_object as serialize_keras_object
-from ._files import load_model as load_model
-from ._files import save_model as save_model
+from . import _files, _keras_format
+
+
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """Saves a whole model: a path ending in `.keras` gets Keras 3's zip archive (which Keras
+    loads too), any other kerasx's own safetensors file (suggested suffix `.kerasx`)."""
+    if _keras_format.is_keras_model_path(filepath):
+        return _keras_format.save_model(model, filepath, overwrite=overwrite)
+    return _files.save_model(model, filepath, overwrite=overwrite)
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True):
+    """Loads a model saved by `save_model`: a `.keras` archive (written by kerasx or by Keras 3,
+    for the layers kerasx has) or a kerasx file (whatever its suffix)."""
+    if _keras_format.is_keras_model_path(filepath) and not _keras_format.is_kerasx_file(filepath):
+        return _keras_format.load_model(filepath, custom_objects=custom_objects, compile=compile)
+    return _files.load_model(filepath, custom_objects=custom_objects, compile=compile)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Saves a model's weights: a path ending in `.weights.h5` gets Keras 3's HDF5 layout (which
+    Keras loads too), any other kerasx's safetensors file (`.weights.safetensors`)."""
+    if _keras_format.is_keras_model_path(filepath):
+        raise ValueError("`save_weights` writes weights only: the filename must end in "
+                         "`.weights.h5` (Keras's format) or `.weights.safetensors` (kerasx's); "
+                         f"use `save` for a `.keras` model file. Received: filepath={filepath}")
+    if _keras_format.is_keras_weights_path(filepath):
+        return _keras_format.save_weights(model, filepath, overwrite=overwrite)
+    return _files.save_weights(model, filepath, overwrite=overwrite)
+
+
+def load_weights(model, filepath) -> None:
+    """Loads weights into a model, all or nothing: from a Keras `.weights.h5` file or `.keras`
+    archive (written by kerasx or Keras 3), or from a kerasx weights file (whatever its
+    suffix)."""
+    if (_keras_format.is_keras_weights_path(filepath) or _keras_format.is_keras_model_path(
+            filepath)) and not _keras_format.is_kerasx_file(filepath):
+        return _keras_format.load_weights(model, filepath)
+    return _files.load_weights(model, filepath)

@@ -277,8 +277,8 @@ def _foreign_format(filepath: str):
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _describe_zip(filepath)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return ("is an HDF5 file (a Keras 2 `.h5` model or a Keras `.weights.h5` file?), which "
-                "kerasx cannot read")
+        return ("is an HDF5 file (a Keras 2 `.h5` model, which kerasx cannot read, or a Keras "
+                "`.weights.h5` file: load that from a path ending in `.weights.h5`)")
     if head.startswith(b"\x93NUMPY"):
         return "is a NumPy `.npy` array file (load it with `numpy.load`)"
     if b"\x00" not in head[:8] and head.lstrip()[:1] in (b"{", b"["):
@@ -296,8 +296,8 @@ def _describe_zip(filepath: str) -> str:
     if "config.json" in names or "model.weights.h5" in names:
         return ("looks like a Keras `.keras` zip archive (it holds "
                 f"{', '.join(n for n in ('config.json', 'model.weights.h5') if n in names)}), "
-                "which kerasx cannot read yet. Rebuild the model in kerasx and copy the weights "
-                "over with `model.set_weights(keras_model.get_weights())`")
+                "which kerasx reads from a path ending in `.keras`: rename it, then "
+                "`kerasx.models.load_model(path)`")
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     return f"is a zip archive (holding {shown or 'nothing'}), not a kerasx file"
 

@@ -37,6 +37,7 @@ def _builtin_tables():
     model_table = {"Sequential": models.Sequential, "Functional": models.Functional,
                    "Model": models.Functional}
     init_table = {cls.__name__: cls for cls in initializers._INITIALIZERS.values()}
+    init_table.update(initializers._LONG_NAMES)  # Keras 3 also writes these spellings
     init_table.update(regularizers._CLASSES)   # no name clashes between these three
     init_table.update(constraints._CLASSES)
     return layer_table, model_table, init_table, dict(activations._ACTIVATIONS)

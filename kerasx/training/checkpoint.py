@@ -1,8 +1,9 @@
 """Checkpointing callbacks: `ModelCheckpoint` (keep the model, or the best one, on disk while
 training) and `BackupAndRestore` (a killed `fit` resumes from its last backup when run again).
 
-Both write through `kerasx.saving._files`: safetensors files written atomically (a temporary file,
-then a rename), so a crash mid-save never destroys the previous checkpoint.
+Both write through `kerasx.saving` (safetensors files, or Keras 3's `.keras` / `.weights.h5`
+formats for those suffixes), atomically (a temporary file, then a rename), so a crash mid-save
+never destroys the previous checkpoint.
 """
 
 import os
@@ -15,8 +16,9 @@ from .callbacks import Callback, _MonitorCallback, _to_python, _write
 
 __all__ = ["BackupAndRestore", "ModelCheckpoint"]
 
-_MODEL_SUFFIX = ".kerasx"
-_WEIGHTS_SUFFIX = ".weights.safetensors"
+# kerasx's own formats, then Keras 3's (written through `kerasx.saving._keras_format`).
+_MODEL_SUFFIXES = (".kerasx", ".keras")
+_WEIGHTS_SUFFIXES = (".weights.safetensors", ".weights.h5")
 
 
 class _BatchCounter:
@@ -55,9 +57,10 @@ class ModelCheckpoint(_MonitorCallback):
     for batch-level saves) and the logs, e.g. `"ckpt-{epoch:02d}-{val_loss:.2f}.kerasx"`.
 
     Args:
-        filepath: Where to save. It must end in `.kerasx` (a whole model, loadable with
-            `kerasx.models.load_model`), or in `.weights.safetensors` when `save_weights_only`
-            (loadable with `model.load_weights`).
+        filepath: Where to save. It must end in `.kerasx` or `.keras` (a whole model, in
+            kerasx's or Keras 3's format, loadable with `kerasx.saving.load_model`), or, when
+            `save_weights_only`, in `.weights.safetensors` or `.weights.h5` (loadable with
+            `model.load_weights`; the Keras formats are read by Keras 3 too).
         monitor: The logged quantity to watch for `save_best_only`. Defaults to `"val_loss"`.
         verbose: 0 (silent) or 1 (a message per save).
         save_best_only: Save only when `monitor` improves on the best value seen; with a fixed
@@ -84,12 +87,14 @@ class ModelCheckpoint(_MonitorCallback):
         self.best = initial_value_threshold
         self._counter = _BatchCounter(save_freq) if save_freq != "epoch" else None
         self._current_epoch = 0
-        suffix = _WEIGHTS_SUFFIX if save_weights_only else _MODEL_SUFFIX
-        if not self.filepath.endswith(suffix):
+        suffixes = _WEIGHTS_SUFFIXES if save_weights_only else _MODEL_SUFFIXES
+        if not self.filepath.endswith(suffixes):
             what = ("With `save_weights_only=True`, the filepath must end in "
-                    f"`{_WEIGHTS_SUFFIX}` (kerasx's weights format)" if save_weights_only else
-                    f"The filepath must end in `{_MODEL_SUFFIX}` (kerasx's model format; pass "
-                    f"`save_weights_only=True` with a `{_WEIGHTS_SUFFIX}` path for weights only)")
+                    "`.weights.safetensors` (kerasx's weights format) or `.weights.h5` (Keras's)"
+                    if save_weights_only else
+                    "The filepath must end in `.kerasx` (kerasx's model format) or `.keras` "
+                    "(Keras's); pass `save_weights_only=True` with a `.weights.safetensors` or "
+                    "`.weights.h5` path for weights only")
             raise ValueError(f"ModelCheckpoint: {what}. Received: filepath={self.filepath!r}")
 
     def _uses_batch_hooks(self, kind):

@@ -298,18 +298,24 @@ def test_files_of_other_formats_say_what_they_are(kind, tmp_path):
         small_model(compiled=False).load_weights(str(path))
 
 
-def test_real_keras_files_are_recognised(tmp_path):
+def test_real_keras_files_under_other_names_are_recognised(tmp_path):
+    """Keras's own files load from their own endings (tests/test_keras_format.py); under a
+    kerasx ending the error says what the file is and how to load it."""
     keras = pytest.importorskip("keras", reason="the Keras files are written by Keras 3")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.save(str(tmp_path / "k.keras"))
     model.save_weights(str(tmp_path / "k.weights.h5"))
-    with pytest.raises(ValueError, match=re.escape(f"'{tmp_path / 'k.keras'}' looks like a Keras "
+    os.replace(tmp_path / "k.keras", tmp_path / "k.kerasx")
+    os.replace(tmp_path / "k.weights.h5", tmp_path / "k.weights.safetensors")
+    with pytest.raises(ValueError, match=re.escape(f"'{tmp_path / 'k.kerasx'}' looks like a Keras "
                                                    "`.keras` zip archive (it holds config.json, "
-                                                   "model.weights.h5), which kerasx cannot read")):
-        kerasx.models.load_model(str(tmp_path / "k.keras"))
-    with pytest.raises(ValueError, match=re.escape(f"'{tmp_path / 'k.weights.h5'}' is an HDF5")):
+                                                   "model.weights.h5), which kerasx reads from a "
+                                                   "path ending in `.keras`")):
+        kerasx.models.load_model(str(tmp_path / "k.kerasx"))
+    with pytest.raises(ValueError, match=re.escape(f"'{tmp_path / 'k.weights.safetensors'}' is an "
+                                                   "HDF5")):
         kerasx.Sequential([layers.Input((4,)), layers.Dense(2)]).load_weights(
-            str(tmp_path / "k.weights.h5"))
+            str(tmp_path / "k.weights.safetensors"))
 
 
 # ---------------------------------------------------------------------------- metadata entries

@@ -148,10 +148,10 @@ def test_weights_only_checkpoint_loads_with_load_weights(tmp_path):
 
 
 def test_checkpoint_misuse_errors_name_the_argument(tmp_path):
-    with pytest.raises(ValueError, match=r"must end in `\.kerasx`.*filepath='m\.keras'"):
-        ModelCheckpoint("m.keras")
+    with pytest.raises(ValueError, match=r"must end in `\.kerasx`.*filepath='m\.h5'"):
+        ModelCheckpoint("m.h5")
     with pytest.raises(ValueError, match=r"save_weights_only=True.*\.weights\.safetensors"):
-        ModelCheckpoint("m.weights.h5", save_weights_only=True)
+        ModelCheckpoint("m.keras", save_weights_only=True)
     with pytest.raises(ValueError, match="save_freq"):
         ModelCheckpoint("m.kerasx", save_freq="batch")
     model = small_model()
