@@ -5,6 +5,7 @@ from typing import Callable, Union
 import jax
 import jax.numpy as jnp
 
+from .ops import nn as _nn
 from .saving._registry import get_registered_object
 
 
@@ -12,8 +13,22 @@ def linear(x):
     return x
 
 
-def relu(x):
-    return jax.nn.relu(x)
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """`max(x, 0)` by default; below `threshold` the slope is `negative_slope`, and outputs
+    saturate at `max_value` (Keras's arguments)."""
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return jax.nn.relu(x)
+    x = jnp.asarray(x)
+    y = jnp.where(x > threshold, x, jnp.zeros_like(x)) if threshold != 0.0 else jax.nn.relu(x)
+    if max_value is not None:
+        y = jnp.clip(y, 0.0, max_value)
+    if negative_slope != 0.0:
+        y = y - negative_slope * jax.nn.relu(threshold - x)
+    return y
+
+
+def relu6(x):
+    return jax.nn.relu6(x)
 
 
 def sigmoid(x):
@@ -73,6 +88,68 @@ def exponential(x):
     return jnp.exp(x)
 
 
+def celu(x, alpha=1.0):
+    return jax.nn.celu(x, alpha=alpha)
+
+
+def glu(x, axis=-1):
+    """The first half of `x` along `axis` times the sigmoid of the second half."""
+    return _nn.glu(x, axis=axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    return _nn.hard_shrink(x, threshold=threshold)
+
+
+def soft_shrink(x, threshold=0.5):
+    return _nn.soft_shrink(x, threshold=threshold)
+
+
+def hard_silu(x):
+    return jax.nn.hard_silu(x)
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x):
+    return jax.nn.hard_tanh(x)
+
+
+def log_sigmoid(x):
+    return jax.nn.log_sigmoid(x)
+
+
+def mish(x):
+    """`x * tanh(softplus(x))`."""
+    return x * jnp.tanh(jax.nn.softplus(x))
+
+
+def sparse_plus(x):
+    return jax.nn.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    return jax.nn.sparse_sigmoid(x)
+
+
+def sparsemax(x, axis=-1):
+    return _nn.sparsemax(x, axis=axis)
+
+
+def squareplus(x, b=4):
+    return jax.nn.squareplus(x, b=b)
+
+
+def tanh_shrink(x):
+    return x - jnp.tanh(x)
+
+
+def threshold(x, threshold, default_value):
+    """`x` where `x > threshold`, else `default_value`."""
+    return _nn.threshold(x, threshold, default_value)
+
+
 _ACTIVATIONS = {
     "linear": linear,
     "relu": relu,
@@ -90,6 +167,22 @@ _ACTIVATIONS = {
     "leaky_relu": leaky_relu,
     "hard_sigmoid": hard_sigmoid,
     "exponential": exponential,
+    "relu6": relu6,
+    "celu": celu,
+    "glu": glu,
+    "hard_shrink": hard_shrink,
+    "soft_shrink": soft_shrink,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_swish,
+    "hard_tanh": hard_tanh,
+    "log_sigmoid": log_sigmoid,
+    "mish": mish,
+    "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid,
+    "sparsemax": sparsemax,
+    "squareplus": squareplus,
+    "tanh_shrink": tanh_shrink,
+    "threshold": threshold,
 }
 
 
@@ -101,6 +194,9 @@ _JAX_EQUIVALENTS = (
     (jax.nn.log_softmax, "log_softmax"), (jnp.tanh, "tanh"), (jax.nn.silu, "silu"),
     (jax.nn.elu, "elu"), (jax.nn.selu, "selu"), (jax.nn.softplus, "softplus"),
     (jax.nn.soft_sign, "softsign"), (jax.nn.hard_sigmoid, "hard_sigmoid"), (jnp.exp, "exponential"),
+    (jax.nn.relu6, "relu6"), (jax.nn.celu, "celu"), (jax.nn.hard_silu, "hard_silu"),
+    (jax.nn.hard_tanh, "hard_tanh"), (jax.nn.log_sigmoid, "log_sigmoid"),
+    (jax.nn.sparse_plus, "sparse_plus"), (jax.nn.sparse_sigmoid, "sparse_sigmoid"),
 )
 
 

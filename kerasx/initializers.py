@@ -10,6 +10,7 @@ from typing import Callable, Sequence, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .saving._registry import get_registered_object
 
@@ -210,6 +211,89 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+class Identity(Initializer):
+    """`gain` times the identity matrix (2D shapes only; a rectangle gets ones on its diagonal)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        if len(shape) != 2:
+            raise ValueError("The Identity initializer can only be used for 2D matrices. "
+                             f"Received: shape={tuple(shape)} of rank {len(shape)}.")
+        return (self.gain * jnp.eye(*shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+class STFT(Initializer):
+    """Kernels of a convolution that computes a short-time Fourier transform: the real (cosine) or
+    imaginary (sine) side, times a window, for shapes `(frame_length, 1, fft_length // 2 + 1)`.
+
+    Args:
+        side: "real" or "imag".
+        window: a window name of `scipy.signal.windows` ("hann", "hamming", ...), the window
+            values (length `frame_length`), or None for none.
+        scaling: "density" (divide by the window's L2 norm), "spectrum" (its L1 norm) or None.
+        periodic: whether a named window is periodic rather than symmetric.
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT initializer: `side` must be 'real' or 'imag'. Received: side={side!r}")
+        if scaling not in (None, "density", "spectrum"):
+            raise ValueError("STFT initializer: `scaling` must be None, 'density' or 'spectrum'. "
+                             f"Received: scaling={scaling!r}")
+        if isinstance(window, str):
+            _window(window, 1, periodic)  # an unknown name fails here, not at build time
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        if len(shape) != 3:
+            raise ValueError("The STFT initializer expects a shape (frame_length, input_channels, "
+                             f"fft_length // 2 + 1). Received: shape={tuple(shape)}")
+        frame_length, _, bins = shape
+        time = np.arange(frame_length, dtype=np.float64).reshape(-1, 1, 1)
+        freq = np.arange(bins, dtype=np.float64).reshape(1, 1, -1) / ((bins - 1) * 2)
+        angle = -2.0 * time * freq * np.pi
+        kernel = np.cos(angle) if self.side == "real" else np.sin(angle)
+        if self.window is not None:
+            win = (_window(self.window, frame_length, self.periodic) if isinstance(self.window, str)
+                   else np.asarray(self.window, np.float64))
+            if win.shape != (frame_length,):
+                raise ValueError(f"STFT initializer: the window must have shape ({frame_length},). "
+                                 f"Received: window of shape {win.shape}")
+            kernel = kernel * win.reshape(-1, 1, 1)
+            if self.scaling == "density":
+                kernel = kernel / np.sqrt(np.sum(win ** 2))
+            elif self.scaling == "spectrum":
+                kernel = kernel / np.sum(np.abs(win))
+        return jnp.asarray(kernel.astype(np.dtype(dtype)))
+
+    def get_config(self):
+        window = self.window if self.window is None or isinstance(self.window, str) else \
+            [float(v) for v in np.asarray(self.window)]
+        return {"side": self.side, "window": window, "periodic": self.periodic,
+                "scaling": self.scaling}
+
+
+def _window(name, length, periodic):
+    import scipy.signal  # a dependency of jax itself
+    return np.asarray(scipy.signal.get_window(name, length, fftbins=periodic), np.float64)
+
+
+# Keras 3's other public spellings of the same classes
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+STFTInitializer = STFT
+zeros, ones, constant = Zeros, Ones, Constant
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, orthogonal, identity, stft = VarianceScaling, Orthogonal, Identity, STFT
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+
+
 _INITIALIZERS = {
     "zeros": Zeros,
     "ones": Ones,
@@ -225,7 +309,13 @@ _INITIALIZERS = {
     "lecun_normal": LecunNormal,
     "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal,
+    "identity": Identity,
+    "stft": STFT,
 }
+
+
+_LONG_NAMES = {"IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal,
+               "STFTInitializer": STFT}
 
 
 def _snake(name: str) -> str:
@@ -244,7 +334,8 @@ def get(identifier: Union[str, dict, Callable]) -> Callable:
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        cls = _INITIALIZERS.get(identifier) or _INITIALIZERS.get(_snake(identifier))
+        cls = (_INITIALIZERS.get(identifier) or _INITIALIZERS.get(_snake(identifier))
+               or _LONG_NAMES.get(identifier))
         if cls is None:
             cls = get_registered_object(identifier)
         if cls is None:
