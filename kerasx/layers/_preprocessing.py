@@ -252,13 +252,16 @@ class Normalization(Layer):
                 "constructor (or load weights that hold them).")
 
     def _not_adapted(self, x):
-        """Raises now on concrete inputs. Traced (inside a model's compiled step, or a shape
-        inference that runs nothing), the check runs when the computation does, so a model may
-        be built before its Normalization layer is adapted, as in Keras."""
+        """Raises on concrete inputs (an eager call). Traced (a shape inference, or a model's
+        compiled step), nothing is checked here, so a model may be built before its
+        Normalization layer is adapted, as in Keras; `fit`, `evaluate` and `predict` check
+        every layer's `_check_ready` on the host before they run."""
         if not isinstance(x, jax.core.Tracer):
             self._check_adapted()
-            return
-        jax.debug.callback(self._check_adapted)
+
+    def _check_ready(self):
+        if self.input_mean is None:
+            self._check_adapted()
 
     def adapt(self, data, batch_size=None, steps=None):
         """Computes the mean and variance of `data` and makes them the layer's weights.

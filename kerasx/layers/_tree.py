@@ -234,3 +234,12 @@ def apply_constraints(layer, params):
     for path, value, constraint in list(_trainable_options(layer, params, "_constraints")):
         params = set_path(params, path, constraint(value))
     return params
+
+
+def check_ready(layer) -> None:
+    """Raises the error of the first layer under `layer` that cannot run yet (a preprocessing
+    layer that needs `adapt`): each layer that can be unready says so in `_check_ready()`."""
+    for _, sub, _ in walk(layer):
+        ready = getattr(sub, "_check_ready", None)
+        if ready is not None:
+            ready()

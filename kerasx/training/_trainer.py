@@ -435,6 +435,7 @@ class Trainer:
         x_spec = as_spec(x)
         model._ensure_built(x_spec)
         model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
+        _tree.check_ready(model)
         if y is None:
             raise ValueError("Training and evaluation need targets: pass `y` (or (x, y) batches).")
         pred_shapes = self._pred_shapes(x_spec)
@@ -1075,6 +1076,7 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
     x_spec = as_spec(feed.first()[0])
     model._ensure_built(x_spec)
     model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
+    _tree.check_ready(model)
     verbose = 1 if verbose == "auto" else verbose
     steps = _limited_steps(feed.steps, steps)
     cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,

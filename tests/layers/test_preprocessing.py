@@ -316,8 +316,11 @@ def test_preprocessing_layers_in_a_sequential_model_fit_and_predict():
     y = (x @ np.array([1.0, 0.1, 0.01], np.float32))[:, None]
     norm = layers.Normalization()
     model = kerasx.Sequential([layers.Input((3,)), norm, layers.Dense(1)])
-    with pytest.raises(Exception, match="'normalization'.*Normalization.*adapt"):
-        model.predict(x, verbose=0)  # raised when the compiled step runs
+    model.compile(optimizer=kerasx.optimizers.Adam(0.05), loss="mse")
+    for use in (lambda: model.predict(x, verbose=0), lambda: model.evaluate(x, y, verbose=0),
+                lambda: model.fit(x, y, verbose=0)):
+        with pytest.raises(ValueError, match="'normalization'.*Normalization.*adapt"):
+            use()  # checked on the host before anything runs
     norm.adapt(x)  # adapted after the model was built: the model uses the new weights
     close(model.layers[0](x), keras_normalized(x), atol=1e-4)
     model.compile(optimizer=kerasx.optimizers.Adam(0.05), loss="mse")
