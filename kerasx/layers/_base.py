@@ -194,7 +194,7 @@ class Layer:
     # cast their own inputs).
     _convert_input_args = True
     # Own weights kept in their variable dtype under a mixed policy (Keras's `autocast=False`
-    # weights: normalization scales and statistics); `add_weight(autocast=False)` adds to it.
+    # weights: normalization scales and statistics); `add_weight(autocast=False)` marks more.
     _float32_weights: Tuple[str, ...] = ()
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
