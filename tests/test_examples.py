@@ -272,3 +272,29 @@ def test_subclassing_layer_model_and_custom_train_step():
     accuracy, loss, train_acc, test_acc = check_subclassing(run_example("subclassing.py"))
     assert accuracy > 0.85
     assert loss < 0.5 and train_acc > 0.85 and test_acc > 0.85
+
+
+# ------------------------------------------------------------------------------ text_classification
+def check_text_classification(out):
+    """Returns `(first loss, last loss, test accuracy, accuracy on negated sentences)`."""
+    assert "data: GENERATED sentences (pass --imdb for the real IMDB reviews)" in out
+    assert re.search(r'example: "[a-z ]+" -> \[[\d, ]+\] \(label [01]\)', out)
+    first, last = find(rf"training loss {NUMBER} -> {NUMBER}", out, count=2)
+    accuracy = find(rf"test accuracy {NUMBER}\n", out)
+    negated = find(rf"test accuracy on negated sentences {NUMBER}", out)
+    assert finite(first, last) and 0 <= accuracy <= 1 and 0 <= negated <= 1
+    return first, last, accuracy, negated
+
+
+def test_text_classification_smoke():
+    first, last, _, _ = check_text_classification(
+        run_example("text_classification.py", smoke=True))
+    assert last < first
+
+
+@pytest.mark.slow
+def test_text_classification_learns_negation():
+    first, last, accuracy, negated = check_text_classification(
+        run_example("text_classification.py"))
+    assert last < 0.1 * first
+    assert accuracy >= 0.95 and negated >= 0.95
