@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .distribution._placement import host_array
+
 _local = threading.local()
 
 
@@ -245,7 +247,7 @@ class Variable:
         return self.assign(self.value - value)
 
     def numpy(self) -> np.ndarray:
-        return np.asarray(self.value)
+        return host_array(self.value)
 
     @property
     def shape(self):
@@ -274,7 +276,7 @@ class Variable:
         return self.value
 
     def __array__(self, dtype=None, copy=None):
-        out = np.asarray(self.value)
+        out = host_array(self.value)
         return out if dtype is None else out.astype(dtype)
 
     def __len__(self):

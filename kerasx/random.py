@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _seeding
+from . import _settings
 from . import _variables
 
 _FLOATX = "float32"
@@ -82,6 +83,12 @@ class SeedGenerator:
         generator's own next key."""
         scope = _variables.current_scope()
         if scope is not None:
+            if scope.rng is None:
+                # a layer applied without a key (building it, inference): as a Keras
+                # SeedGenerator variable would, it draws from its own seed, here folded with
+                # the scope's draw count, so the layer stays a pure function of its inputs
+                scope._draws += 1
+                return jax.random.fold_in(self._key, scope._draws)
             return _scope_key(f"SeedGenerator '{self.name}'", scope)
         if _tracing():
             raise _baked_key_error(f"SeedGenerator '{self.name}'", "drawing a key")
@@ -184,7 +191,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
         seed: None, an int, a JAX key or a `SeedGenerator` (see the module docstring).
     """
     opname = "random.normal"
-    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _FLOATX, "float")
+    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _settings.FLOATX, "float")
     key = _key_from_seed(seed, opname)
     sample = jax.random.normal(key, shape, dtype)
     return (sample * _value(stddev) + _value(mean)).astype(dtype)
@@ -193,7 +200,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Samples uniformly from `[minval, maxval)` (a float dtype, default float32)."""
     opname = "random.uniform"
-    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _FLOATX, "float")
+    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _settings.FLOATX, "float")
     key = _key_from_seed(seed, opname)
     return jax.random.uniform(key, shape, dtype, minval=_value(minval), maxval=_value(maxval))
 
@@ -209,7 +216,7 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Samples from a normal distribution truncated to `mean +/- 2 * stddev`."""
     opname = "random.truncated_normal"
-    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _FLOATX, "float")
+    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _settings.FLOATX, "float")
     key = _key_from_seed(seed, opname)
     sample = jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
     return (sample * _value(stddev) + _value(mean)).astype(dtype)
@@ -282,7 +289,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
 def gamma(shape, alpha, dtype=None, seed=None):
     """Samples from a Gamma distribution with concentration `alpha` (scale 1)."""
     opname = "random.gamma"
-    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _FLOATX, "float")
+    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _settings.FLOATX, "float")
     key = _key_from_seed(seed, opname)
     return jax.random.gamma(key, jnp.asarray(_value(alpha)), shape, dtype)
 
@@ -290,7 +297,7 @@ def gamma(shape, alpha, dtype=None, seed=None):
 def beta(shape, alpha, beta, dtype=None, seed=None):
     """Samples from a Beta distribution with parameters `alpha`, `beta`."""
     opname = "random.beta"
-    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _FLOATX, "float")
+    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _settings.FLOATX, "float")
     key = _key_from_seed(seed, opname)
     return jax.random.beta(key, jnp.asarray(_value(alpha)), jnp.asarray(_value(beta)), shape,
                            dtype)
@@ -299,7 +306,7 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     """Samples the number of successes in `counts` trials of probability `probabilities`."""
     opname = "random.binomial"
-    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _FLOATX, "float")
+    shape, dtype = _shape(opname, shape), _dtype(opname, dtype, _settings.FLOATX, "float")
     key = _key_from_seed(seed, opname)
     return jax.random.binomial(key, jnp.asarray(_value(counts)),
                                jnp.asarray(_value(probabilities)), shape, dtype)

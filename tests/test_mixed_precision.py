@@ -172,3 +172,48 @@ def test_mixed_float16_trains_through_a_loss_scale_optimizer_like_keras(global_p
     without = kerasx.Sequential([layers.Input((6,)), layers.Dense(1)])
     without.compile(optimizer="sgd", loss="mse", auto_scale_loss=False)
     assert type(without._trainer.optimizer).__name__ == "SGD"
+
+
+def test_mixed_float16_custom_loop_needs_a_loss_scaling_optimizer():
+    """A custom loop under "mixed_float16" with a plain optimizer is an error that shows the
+    fix; a LossScaleOptimizer, and `fit` (which adds one, or was told not to), run."""
+    import jax.numpy as jnp
+    kerasx.config.set_dtype_policy("mixed_float16")
+    try:
+        model = kerasx.Sequential([kerasx.Input((3,)), kerasx.layers.Dense(2)])
+        params = model.params
+        grads = jax.tree.map(jnp.zeros_like, params)
+        sgd = kerasx.optimizers.SGD(0.1)
+        with pytest.raises(ValueError, match=r"optimizer 'sgd' \(SGD\) does not scale the loss"
+                                             r".*LossScaleOptimizer\(optimizer\)"):
+            sgd.update(grads, sgd.init(params), params)
+        scaled = kerasx.optimizers.LossScaleOptimizer(kerasx.optimizers.SGD(0.1))
+        scaled.update(grads, scaled.init(params), params)
+        x, y = np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
+        model.compile(kerasx.optimizers.SGD(0.1), "mse")
+        model.fit(x, y, verbose=0)
+        model.compile(kerasx.optimizers.SGD(0.1), "mse", auto_scale_loss=False)
+        model.fit(x, y, verbose=0)
+    finally:
+        kerasx.config.set_dtype_policy(None)
+
+
+def test_dtype_policy_map_gives_each_layer_its_policy_like_keras():
+    keras = require_keras()
+    policy_map = {"dense_a": "mixed_bfloat16", "dense_b": "float16"}
+    ours = dtype_policies.DTypePolicyMap(default_policy="float32", policy_map=policy_map)
+    theirs = keras.dtype_policies.DTypePolicyMap(
+        default_policy="float32",
+        policy_map={k: keras.dtype_policies.DTypePolicy(v) for k, v in policy_map.items()})
+    x = np.ones((1, 3), "float32")
+    for name in ("dense_a", "dense_b", "dense_c"):
+        a = layers.Dense(2, name=name, dtype=ours)
+        b = keras.layers.Dense(2, name=name, dtype=theirs)
+        a(x), b(x)  # a built top-level layer: Keras looks its path (= its name) up
+        assert (a.compute_dtype, a.variable_dtype) == (b.compute_dtype, b.variable_dtype), name
+    layer = layers.Dense(2, name="dense_a", dtype=ours)
+    assert layer(np.ones((1, 3), "float32")).dtype == jnp.bfloat16
+    model = kerasx.Sequential([kerasx.Input((3,)), layer])
+    restored = kerasx.Sequential.from_config(model.get_config())
+    assert restored.layers[0].compute_dtype == "bfloat16"
+    assert restored.layers[0].variable_dtype == "float32"

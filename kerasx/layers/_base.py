@@ -21,7 +21,10 @@ import numpy as np
 
 from .. import constraints, dtype_policies, initializers, regularizers
 from .._jit import quick_jit
+from .._remat import get_current_remat_mode, rematerialized_apply  # remat
 from .._seeding import next_rng_key
+from ..distribution import _placement
+from ..distribution._distribution_lib import distribution
 from .._types import Params, PRNGKey, Shape, Spec, State
 from . import _tree
 from ._input_spec import assert_input_compatibility
@@ -65,6 +68,8 @@ def batch_of_one(spec: Spec) -> Spec:
 
 def standardize_dtype_config(dtype: Any) -> Any:
     """A dtype from a config: a name, or a Keras 3 dtype-policy dict (its `config.name`)."""
+    if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicyMap":
+        return dtype_policies.deserialize(dtype)
     if isinstance(dtype, dict):
         name = dtype.get("config", {}).get("name") if isinstance(dtype.get("config"), dict) else None
         if not isinstance(name, str):
@@ -230,6 +235,7 @@ class Layer:
             input_shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else (input_shape,)
         self._input_shape_arg: Optional[Tuple[Optional[int], ...]] = input_shape
         self._batch_size_arg = batch_size
+        self._remat_mode = get_current_remat_mode()  # remat: the RematScope active at creation
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -312,23 +318,32 @@ class Layer:
         self._dtype_policy = dtype_policies.get(value)
 
     @property
+    def _active_policy(self) -> "dtype_policies.DTypePolicy":
+        """The policy the layer runs under: a `DTypePolicyMap` gives the one of this layer's
+        path (its name: kerasx layers have no scoped path), or its default."""
+        policy = self._dtype_policy
+        if isinstance(policy, dtype_policies.DTypePolicyMap):
+            return policy[self.name]
+        return policy
+
+    @property
     def dtype(self):
         """The dtype of the layer's weights (its policy's variable dtype)."""
-        return jnp.dtype(self._dtype_policy.variable_dtype)
+        return jnp.dtype(self._active_policy.variable_dtype)
 
     @property
     def variable_dtype(self) -> str:
-        return self._dtype_policy.variable_dtype
+        return self._active_policy.variable_dtype
 
     @property
     def compute_dtype(self) -> str:
         """The dtype the layer computes in and returns (its policy's compute dtype)."""
-        return self._dtype_policy.compute_dtype
+        return self._active_policy.compute_dtype
 
     @property
     def input_dtype(self) -> str:
         """The dtype floating inputs are cast to where the layer is called."""
-        return self._dtype_policy.compute_dtype
+        return self._active_policy.compute_dtype
 
     def _sublayer_items(self) -> List[Tuple[str, "Layer"]]:
         """`(key, sublayer)` pairs in Keras order; a sublayer's weights nest under its key.
@@ -590,7 +605,15 @@ class Layer:
         """Builds the layer for inputs like `spec`: fresh weights where it and its sublayers
         hold none, the held ones kept (build adopts, init creates)."""
         spec = batch_of_one(as_spec(spec))
-        params, state = quick_jit(lambda key: self.init(key, spec))(next_rng_key())
+        init = lambda key: self.init(key, spec)
+        dist, key = distribution(), next_rng_key()
+        if dist is None:
+            params, state = quick_jit(init)(key)
+        else:  # created already in their layouts, never whole on one device
+            shardings = tuple(_placement.weight_shardings(dist, tree, self.name,
+                                                          prefix_first=not self._sublayer_items())
+                              for tree in jax.eval_shape(init, key))
+            params, state = jax.jit(init, out_shardings=shardings)(key)
         _tree.adopt(self, params, state)
 
     def _has_weights(self) -> bool:
@@ -671,7 +694,9 @@ class Layer:
         A subclass with its own arguments adds them: `{**super().get_config(), "units": ...}`.
         """
         config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": self._dtype_policy.name}
+                  "dtype": (dtype_policies.serialize(self._dtype_policy)
+                            if isinstance(self._dtype_policy, dtype_policies.DTypePolicyMap)
+                            else self._dtype_policy.name)}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
@@ -934,7 +959,7 @@ def _autocast(layer: "Layer", params, state, inputs, args, kwargs):
     if layer._convert_input_args:
         inputs, args = _cast_floats(inputs, compute), _cast_floats(args, compute)
         kwargs = {k: v if k == "mask" else _cast_floats(v, compute) for k, v in kwargs.items()}
-    if layer.dtype_policy.is_mixed:
+    if layer._active_policy.is_mixed:
         keep = set(dict(layer._sublayer_items())) | set(layer._float32_weights) \
             | layer._exempt_weights
         params, state = ({k: v if k in keep else _cast_floats(v, compute) for k, v in t.items()}
@@ -972,8 +997,8 @@ def apply_layer(layer: "Layer", params: Params, state: State, inputs: Any, *args
     stored_state = state
     if layer.autocast and _is_float(layer.compute_dtype):
         params, state, inputs, args, kwargs = _autocast(layer, params, state, inputs, args, kwargs)
-    out, new_state = layer.apply(params, state, inputs, *args, training=training, rng=rng,
-                                 **kwargs)
+    apply = rematerialized_apply(layer, layer.apply)  # remat: jax.checkpoint per RematScope
+    out, new_state = apply(params, state, inputs, *args, training=training, rng=rng, **kwargs)
     if new_state is not stored_state:  # state updates keep the dtype of the weights
         new_state = jax.tree.map(lambda new, old: new.astype(old.dtype)
                                  if hasattr(new, "astype") and new.dtype != old.dtype else new,

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..distribution._placement import host_array
+
 
 def shape_str(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
@@ -177,7 +179,7 @@ def set_path(tree, path, value):
 def get_weights_from(layer, params, state) -> List[np.ndarray]:
     """The weights in `params`/`state` as NumPy arrays, in Keras order."""
     trees = {"params": params, "state": state}
-    return [np.asarray(get_path(trees[c], p)) for c, p, _ in weight_paths(layer)]
+    return [host_array(get_path(trees[c], p)) for c, p, _ in weight_paths(layer)]
 
 
 def set_weights_into(layer, params, state, weights, where: str = ""):

@@ -30,6 +30,8 @@ from typing import Dict
 import jax
 import numpy as np
 
+from ..distribution._placement import host_array
+
 FORMAT_VERSION = "2"
 _READABLE_VERSIONS = ("1", "2")  # version 1 files have no digests
 _DIGESTS = "digests"
@@ -56,6 +58,9 @@ def write_atomic(filepath: str, data: bytes) -> None:
     and the link stays a link), a new file gets the permissions `0o666 & ~umask`, and an existing
     file keeps its own. The temporary files that killed writers left for this target are removed
     first, so that they do not pile up; no other file is touched."""
+    if jax.process_count() > 1 and jax.process_index() != 0:
+        return  # a multi-process job: every process computed `data` (gathers are collective),
+        # and process 0 writes it
     target = os.path.realpath(filepath)
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
@@ -159,11 +164,27 @@ def _path_str(path) -> str:
     return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
 
 
+def tree_get(tree, path):
+    """The entry of nested dict `tree` at the key sequence `path`."""
+    for p in path:
+        tree = tree[p]
+    return tree
+
+
+def tree_set(tree, path, value):
+    """A copy of nested dict `tree` with the entry at `path` set to `value`."""
+    if not path:
+        return value
+    out = dict(tree)
+    out[path[0]] = tree_set(tree[path[0]], path[1:], value)
+    return out
+
+
 def flatten_tree(prefix: str, tree) -> Dict[str, np.ndarray]:
     """`{"prefix/a/b": array}` for the leaves of a nested dict of arrays."""
     flat = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        flat[f"{prefix}/{_path_str(path)}" if path else prefix] = np.asarray(leaf)
+        flat[f"{prefix}/{_path_str(path)}" if path else prefix] = host_array(leaf)
     return flat
 
 

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._jit import quick_jit
+from ..distribution import _placement
 from .py_dataset import PyDataset, check_py_dataset, ordered_batches
 
 
@@ -55,6 +56,8 @@ def to_numpy_tree(tree, what: str = "x"):
     def one(a):
         if isinstance(a, jax.Array):
             return a
+        if type(a).__module__.split(".")[0] == "torch" and hasattr(a, "detach"):
+            a = a.detach().cpu().numpy()  # a torch tensor on any device, with grad or without
         try:
             a = np.asarray(a)
         except ValueError as e:  # ragged nested lists
@@ -257,8 +260,9 @@ class IterableBatches:
 
     def __init__(self, data):
         self.data = data
-        self.steps = len(data) if hasattr(data, "__len__") else None
+        self.steps = _known_length(data)
         self._one_shot = iter(data) is data
+        self._live = None  # (next batch number, iterator): a pass an epoch left unfinished
         self._pending = []  # items read ahead from a one-shot iterator by `first()`
         self.batch_size = None
         self.weigh = None  # (y, sample_weight) -> sample_weight: `fit`'s class weights
@@ -284,13 +288,40 @@ class IterableBatches:
             yield item
 
     def epoch(self, rng=None, first: int = 0) -> Iterator[tuple]:
-        """The batches of one pass over the iterable, from batch `first` on: a re-iterable is
-        read afresh and its first batches skipped; a one-shot iterator is already past them."""
-        items = self._items()
-        if first and not self._one_shot:
+        """The batches of one pass over the iterable, from batch `first` on. As Keras's epoch
+        iterator with `steps_per_epoch`: a re-iterable's pass that the last epoch left
+        unfinished carries on (always where its length is unknown, e.g. a `repeat()`ed
+        tf.data.Dataset; where it is known, when it stopped at batch `first`); else a new pass
+        is read, its first batches skipped. A one-shot iterator is already past them."""
+        if self._one_shot:
+            yield from self._numbered(self._items(), 0)
+            return
+        live, self._live = self._live, None
+        if live is not None and (self.steps is None or live[0] == first):
+            served = yield from self._numbered(live[1], live[0])
+            if served or first:
+                return
+            # the unfinished pass had nothing left: this epoch starts a new one
+        items = iter(self.data)
+        if first:
             items = itertools.islice(items, first, None)
-        for i, item in enumerate(items, start=0 if self._one_shot else first):
+        yield from self._numbered(items, first)
+
+    def reset(self):
+        """Forgets an unfinished pass: the next epoch reads a new one (each `evaluate`, as
+        Keras's resets its iterator)."""
+        self._live = None
+
+    def _numbered(self, items, start):
+        """Batches from `items` numbered from `start`; remembers where an unfinished pass
+        stands (`_live`) when the consumer stops early. Returns how many were served."""
+        i = start
+        for item in items:
+            self._live = (i + 1, items)
             yield self._batch(item, i)
+            i += 1
+        self._live = None
+        return i - start
 
     def _batch(self, item, i):
         """`(x, y, sample_weight, row_mask, n)` of batch `i`: its class weights applied, padded
@@ -306,6 +337,15 @@ class IterableBatches:
             sw = None if sw is None else np.concatenate([sw, np.zeros(bs - n, np.float32)])
             mask = np.concatenate([mask, np.zeros(bs - n, np.float32)])
         return (x, y, sw, mask, n)
+
+
+def _known_length(data) -> Optional[int]:
+    """`len(data)`, or None where it is unknown: a tf.data.Dataset of infinite or unknown
+    cardinality, or a torch DataLoader over an IterableDataset, raises TypeError on `len()`."""
+    try:
+        return len(data) if hasattr(data, "__len__") else None
+    except TypeError:
+        return None
 
 
 class PyDatasetBatches(IterableBatches):
@@ -370,15 +410,20 @@ def _standardize_py_batch(batch):
 
 
 def _parse_item(item, i):
-    if not isinstance(item, (tuple, list)) or len(item) not in (1, 2, 3):
+    """`(x, y, sample_weight, row_mask, n)` of one element of a dataset (a tf.data, grain or
+    torch batch alike): a tuple or list `(x,)`, `(x, y)` or `(x, y, sample_weight)`, or,
+    as in Keras, anything else (an array, a dict of arrays) as `x` alone. Tensors of any
+    framework become NumPy arrays."""
+    if not isinstance(item, (tuple, list)):
+        item = (item,)
+    if len(item) not in (1, 2, 3):
         raise ValueError(
             "Expected each element of the dataset to be a tuple (x, y) or "
-            f"(x, y, sample_weight). Element {i} is {type(item).__name__}"
-            + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
-        )
+            f"(x, y, sample_weight). Element {i} is {type(item).__name__} of length {len(item)}")
     x = jax.tree.map(np.asarray, to_numpy_tree(item[0]))
     y = jax.tree.map(np.asarray, to_numpy_tree(item[1], "y")) if len(item) > 1 else None
-    sw = np.asarray(item[2], np.float32) if len(item) > 2 else None
+    sw = item[2] if len(item) > 2 else None
+    sw = None if sw is None else np.asarray(to_numpy_tree(sw, "sample_weight"), np.float32)
     n = num_samples(x, y, sw)
     return x, y, sw, np.ones((n,), np.float32), n
 
@@ -569,10 +614,13 @@ class DeviceFeed:
     step numbers crosses from the host per execution.
     """
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False):
+    def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False,
+                 dist=None):
         self.x, self.y = x, y
         self.n = num_samples(x, y, sample_weight)
         self.batch_size = _check_batch_size(batch_size, self.n)
+        if dist is not None:
+            _check_divisible(dist, self.batch_size)
         self.steps = math.ceil(self.n / self.batch_size)
         self.shuffle = shuffle
         # The resident arrays and the batch order are arguments of the jitted loop, so their
@@ -581,9 +629,13 @@ class DeviceFeed:
         # gathered: the order indexes real rows only.
         rows = bucket_rows(self.n)
         self.order_steps = math.ceil(rows / self.batch_size)
-        in_place = jax.default_backend() == "cpu"
+        in_place = jax.default_backend() == "cpu" and dist is None
         self.data = {"x": _place_rows(x, rows, in_place), "y": _place_rows(y, rows, in_place),
                      "sw": _place_rows(sample_weight, rows)}
+        if dist is not None:
+            # every device holds the data; each gathers its own part of a batch (the step's
+            # batch sharding), so a shuffled batch costs no cross-device traffic
+            self.data = jax.device_put(self.data, _placement.replicated(dist))
         self._fixed_order = None
 
     def first(self):
@@ -616,8 +668,9 @@ class StreamFeed:
     """Batches prepared on the host and sent to the device a chunk of `steps_per_execution`
     batches at a time, one chunk ahead of the one running (double-buffered prefetch)."""
 
-    def __init__(self, batches):
+    def __init__(self, batches, dist=None):
         self.batches = batches
+        self.dist = dist
         self.steps = batches.steps
         self.x = getattr(batches, "x", None)
         self.y = getattr(batches, "y", None)
@@ -683,28 +736,76 @@ class StreamFeed:
         (shuffled by `(seed, epoch)` when shuffling), from its batch `first` on."""
         rng = None if seed is None else np.random.default_rng([seed, epoch])
         start = 0
+        place = None if self.dist is None else _stepped_placer(self.dist)
         for (data, valid, n_batches), host_valid in _prefetched(
-                self._chunks(steps_per_execution, limit, rng, first)):
+                self._chunks(steps_per_execution, limit, rng, first), place=place):
             k, bs = host_valid.shape
             rows = lambda hv=host_valid, m=n_batches: hv[:m].reshape(-1) > 0
+            # stepped chunks (a distribution) hold batch i at row i: no order to gather by
+            order = None if place is not None else self._order(k, bs)
             yield (start, start + n_batches,
-                   (data, self._order(k, bs), valid, np.int32(0), np.int32(n_batches)), rows)
+                   (data, order, valid, np.int32(0), np.int32(n_batches)), rows)
             start += n_batches
 
 
 _STREAM_CHUNK = 32  # batches per chunk of a Python iterable when spe is "auto"
 
 
-def _prefetched(chunks, depth: int = 2):
+def _prefetched(chunks, depth: int = 2, place=None):
     """Sends host chunks to the device `depth - 1` chunks ahead of the consumer (transfers are
-    asynchronous, so the next chunk moves while the current one computes)."""
+    asynchronous, so the next chunk moves while the current one computes). `place` lays a
+    chunk out for a distribution (see `_stepped_placer`)."""
     queue = collections.deque()
     for data, valid, n_batches in chunks:
-        queue.append(((jax.device_put(data), jax.device_put(valid), n_batches), valid))
+        if place is not None:
+            data, device_valid, valid = place(data, valid)
+            queue.append(((data, device_valid, n_batches), valid))
+        else:
+            queue.append(((jax.device_put(data), jax.device_put(valid), n_batches), valid))
         if len(queue) >= depth:
             yield queue.popleft()
     while queue:
         yield queue.popleft()
+
+
+def _check_divisible(dist, batch_size: int):
+    """A batch (each process's share) must split evenly over the data-parallel devices."""
+    unit = max(1, _placement.data_axis_size(dist) // jax.process_count())
+    if batch_size % unit:
+        raise ValueError(
+            f"The batch size {batch_size} does not divide evenly over the "
+            f"{_placement.data_axis_size(dist)} devices of the mesh's batch axis "
+            f"'{dist.batch_dim_name}'" + (f" ({unit} per process)" if jax.process_count() > 1
+                                         else "") +
+            f". Pass a `batch_size` that is a multiple of {unit}.")
+
+
+def _stepped_placer(dist):
+    """Lays out a host chunk for a distribution: rows `(k * bs, ...)` become `(k, bs, ...)`,
+    split along the batch axis (axis 1) over the mesh's data devices, each process's rows being
+    its share of every global batch (`jax.make_array_from_process_local_data`). Batches that do
+    not split evenly (an iterable's last, smaller batch) are padded with masked rows. Returns
+    `(device data, device valid, host valid)`."""
+    unit = max(1, _placement.data_axis_size(dist) // jax.process_count())
+
+    def place(data, valid):
+        k, bs = valid.shape
+        pad = (-bs) % unit
+
+        def stepped(a):
+            a = np.asarray(a)
+            rows = a.shape[2:] if a.shape[:2] == (k, bs) else a.shape[1:]  # valid is (k, bs)
+            a = np.array(a.reshape((k, bs) + rows))  # a copy: host buffers are reused
+            if pad:
+                a = np.concatenate([a, np.zeros((k, pad) + a.shape[2:], a.dtype)], axis=1)
+            sharding = _placement.batch_sharding(dist, a.ndim, axis=1)
+            if jax.process_count() > 1:
+                return jax.make_array_from_process_local_data(sharding, a)
+            return jax.device_put(a, sharding)
+        host_valid = np.concatenate([valid, np.zeros((k, pad), valid.dtype)], axis=1) \
+            if pad else valid
+        return jax.tree.map(stepped, data), stepped(valid), host_valid
+    return place
 
 
 def tree_nbytes(tree) -> int:
@@ -723,8 +824,11 @@ def device_data_budget() -> int:
 
 
 def is_iterable_dataset(x) -> bool:
-    """True for Python iterables of batches (not arrays, lists/dicts of arrays)."""
+    """True for iterables of batches: Python ones, `tf.data.Dataset`, torch `DataLoader`, grain
+    datasets and loaders (not arrays, lists/dicts of arrays, nor tensors of any framework)."""
     if x is None or isinstance(x, (np.ndarray, jax.Array, dict)):
+        return False
+    if hasattr(x, "__array__"):  # torch/tf tensors, pandas frames: arrays, though iterable
         return False
     if isinstance(x, (list, tuple)):
         return bool(x) and isinstance(x[0], (tuple, list)) and len(x[0]) in (2, 3) and \
@@ -732,9 +836,12 @@ def is_iterable_dataset(x) -> bool:
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
-def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_device="auto"):
+def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_device="auto",
+              dist=None):
     """Picks how `x` reaches the device: resident arrays (`DeviceFeed`) when they fit the
-    budget (`on_device="auto"`) or when `on_device=True`, else streamed chunks (`StreamFeed`)."""
+    budget (`on_device="auto"`) or when `on_device=True`, else streamed chunks (`StreamFeed`).
+    Under a distribution `dist`, batches are split over its data devices; in a multi-process
+    job each process streams its own share of every batch."""
     if isinstance(x, PyDataset):
         if y is not None or sample_weight is not None:
             raise ValueError(
@@ -742,13 +849,16 @@ def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_
                 "its batches carry them. Received: "
                 + ", ".join(k for k, v in (("y", y), ("sample_weight", sample_weight))
                             if v is not None))
-        return StreamFeed(PyDatasetBatches(x, shuffle))
+        return StreamFeed(PyDatasetBatches(x, shuffle), dist)
     if is_iterable_dataset(x):
-        if y is not None:
+        if y is not None or sample_weight is not None:  # as Keras (tf.data, grain, torch, ...)
             raise ValueError(
-                "When `x` is an iterable of (x, y) batches, `y` must not be given separately."
-            )
-        return StreamFeed(IterableBatches(x))
+                "When `x` is an iterable of (x, y) batches (a generator, tf.data.Dataset, "
+                "grain dataset or torch DataLoader), `y` and `sample_weight` must not be given "
+                "separately: its batches carry them. Received: "
+                + ", ".join(k for k, v in (("y", y), ("sample_weight", sample_weight))
+                            if v is not None))
+        return StreamFeed(IterableBatches(x), dist)
     if on_device not in ("auto", True, False):
         raise ValueError(f"Expected `data_on_device` to be 'auto', True or False. Received: {on_device!r}")
     x = to_numpy_tree(x)
@@ -763,9 +873,13 @@ def make_feed(x, y=None, sample_weight=None, batch_size=None, shuffle=False, on_
     if on_device == "auto":
         on_device = (resident_by_default(x, y)
                      and tree_nbytes((x, y, sample_weight)) <= device_data_budget())
+    if dist is not None and jax.process_count() > 1:
+        on_device = False  # each process holds only its share: it streams it
     if on_device:
-        return DeviceFeed(x, y, sample_weight, batch_size, shuffle)
-    return StreamFeed(ArrayBatches(x, y, sample_weight, batch_size, shuffle))
+        return DeviceFeed(x, y, sample_weight, batch_size, shuffle, dist)
+    if dist is not None:
+        _check_divisible(dist, batch_size)
+    return StreamFeed(ArrayBatches(x, y, sample_weight, batch_size, shuffle), dist)
 
 
 def flatten_targets(model, y) -> List[Any]:
@@ -794,7 +908,14 @@ def flatten_targets(model, y) -> List[Any]:
 
 
 def gather_batch(data, order, valid, i):
-    """Batch i of an execution's data: `(x, y, sample_weight, mask, count)`."""
+    """Batch i of an execution's data: `(x, y, sample_weight, mask, count)`. Without an
+    `order`, the data is stepped (`_stepped_placer`): batch i is row i of every array."""
+    if order is None:
+        at = lambda a: a[i]
+        mask = valid[i]
+        y = None if data["y"] is None else jax.tree.map(at, data["y"])
+        weight = mask if data["sw"] is None else mask * data["sw"][i]
+        return jax.tree.map(at, data["x"]), y, weight, mask, jnp.sum(mask)
     idx, mask = order[i], valid[i]
     x = jax.tree.map(lambda a: take_rows(a, idx), data["x"], is_leaf=_is_rows)
     y = None if data["y"] is None else jax.tree.map(lambda a: take_rows(a, idx), data["y"],

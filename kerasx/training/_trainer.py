@@ -39,7 +39,10 @@ from ._data import (_STREAM_CHUNK, HostRows, IterableBatches, StreamFeed, epoch_
                     is_iterable_dataset, make_feed, num_samples, split_validation, take_rows,
                     to_numpy_tree)
 from .py_dataset import PyDataset
+from .. import _settings
 from .._jit import quick_jit
+from ..distribution import _placement
+from ..distribution._distribution_lib import distribution as current_distribution
 from .._variables import collect_losses
 from ..layers import _tree
 from ..layers._base import as_spec, batch_of_one, makes_masks
@@ -98,6 +101,8 @@ class Trainer:
             # Keras: float16 gradients underflow without a dynamic loss scale
             self.optimizer = optimizers_module.LossScaleOptimizer(
                 self.optimizer, name="loss_scale_optimizer")
+        if isinstance(self.optimizer, optimizers_module.Optimizer):
+            self.optimizer._loss_scaling_decided = True  # compile decided (`auto_scale_loss`)
         self._loss_spec, self._loss_weights = loss, loss_weights
         self._metric_specs = (metrics, weighted_metrics)
         self.compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
@@ -116,6 +121,7 @@ class Trainer:
         self._shuffle_seed = None  # the running fit's shuffle seed (see `training_state`)
         self._pending_lr = None    # a learning rate set before the optimizer state exists
         self.bound_optimizer = BoundOptimizer(self)
+        self._placement = None     # the arrays' shardings under a distribution (_place_weights)
 
     def _set_step_forms(self):
         """Which steps the model brings: `custom_steps` when it overrides `train_step` /
@@ -131,15 +137,11 @@ class Trainer:
         """Resolves losses and metrics for the targets' shapes and jits the steps (once)."""
         model = self.model
         names = model.output_names
-        key = tuple((tuple(np.shape(y)[1:]), str(y.dtype)) for y in y_flat)
+        key = (tuple((tuple(np.shape(y)[1:]), str(getattr(y, "dtype", None))) for y in y_flat),
+               id(current_distribution()))  # the steps keep the distribution's layouts
         if self._built_for == key:
             return
         self._set_step_forms()
-        if self._loss_spec is None and not self.custom_steps:
-            raise ValueError(
-                f"Model '{model.name}' was compiled without a `loss`; pass one to `compile()`, "
-                "e.g. loss='sparse_categorical_crossentropy'."
-            )
         loss_list = ([None] * len(names) if self._loss_spec is None else
                      _per_output(self._loss_spec, names, "loss"))
         weights = _per_output(self._loss_weights if self._loss_weights is not None else 1.0,
@@ -215,12 +217,16 @@ class Trainer:
             if loss is None:
                 continue
             reduction = getattr(loss, "reduction", None) or "sum_over_batch_size"
-            values, loss_mask = loss.per_sample_with_mask(y, p)
+            row_coupled = getattr(loss, "per_sample_with_row_mask", None)
+            if row_coupled is not None:  # Dice, Tversky, Circle: a batch's rows interact
+                values, loss_mask = row_coupled(y, p, mask)
+            else:
+                values, loss_mask = loss.per_sample_with_mask(y, p)
             if out_mask is not None:  # Keras: the output's mask selects the entries that count
                 out_mask = jnp.asarray(out_mask).astype(bool)
                 loss_mask = out_mask if loss_mask is None else jnp.logical_and(
                     jnp.asarray(loss_mask).astype(bool), out_mask)
-            if jnp.ndim(values) == 0 and jnp.ndim(p) == 1:
+            if jnp.ndim(values) == 0 and jnp.ndim(p) == 1 and row_coupled is None:
                 value = _rank1_loss(loss, y, p, weight, mask, count, reduction)
             else:
                 value = losses_module.reduce_padded(values, weight, mask, count, reduction,
@@ -232,7 +238,8 @@ class Trainer:
     def _metrics_init(self):
         if getattr(self, "_metrics_init_jit", None) is None:
             self._metrics_init_jit = quick_jit(self._metrics_zeros)
-        return self._metrics_init_jit()
+        zeros = self._metrics_init_jit()
+        return zeros if self._placement is None else self._placement.put_replicated(zeros)
 
     def _metrics_zeros(self):
         if self.custom_steps:  # the variables of `model.metrics`, flat (Keras's metrics_variables)
@@ -298,6 +305,9 @@ class Trainer:
         scale_loss = getattr(self.optimizer, "scale_loss", None)
 
         def train_step(ts, batch, step_number):
+            placement = self._placement
+            if placement is not None:  # each device computes on its part of the batch
+                batch = placement.constrain_batch(batch)
             x, y, weight, mask, count = batch
             y_flat = _flatten_targets(model, y)
             # The key of step n is fold_in(fit key, n), n counted from epoch * steps, so a fit
@@ -327,6 +337,9 @@ class Trainer:
                 params = _tree.apply_constraints(model, params)
             mstate = self._metrics_update(ts["metrics"], total, per_output, y_flat, p_flat,
                                           weight, mask, count, out_masks)
+            if placement is not None:  # the weights and optimizer state keep their layouts
+                params, new_state, opt_state = placement.constrain_train_state(
+                    params, new_state, opt_state)
             return {"params": params, "state": new_state, "opt_state": opt_state, "rng": ts["rng"],
                     "metrics": mstate}
 
@@ -358,7 +371,10 @@ class Trainer:
 
         def test_exec(mstate, params, state, data, order, valid, lo, hi):
             def body(i, m):
-                x, y, weight, mask, count = _gather(data, order, valid, i)
+                batch = _gather(data, order, valid, i)
+                if self._placement is not None:
+                    batch = self._placement.constrain_batch(batch)
+                x, y, weight, mask, count = batch
                 y_flat = _flatten_targets(model, y)
                 with collect_losses() as added:
                     y_pred, _, out_masks = self._apply(params, state, x, training=False)
@@ -436,7 +452,7 @@ class Trainer:
         model._ensure_built(x_spec)
         model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
         _tree.check_ready(model)
-        if y is None:
+        if y is None and (self._loss_spec is not None or self.custom_steps):
             raise ValueError("Training and evaluation need targets: pass `y` (or (x, y) batches).")
         pred_shapes = self._pred_shapes(x_spec)
         self._build(_flatten_targets(model, y), pred_shapes)
@@ -455,7 +471,26 @@ class Trainer:
         return cache[key]
 
     def _feed(self, x, y, sample_weight, batch_size, shuffle=False):
-        return make_feed(x, y, sample_weight, batch_size, shuffle, on_device=self.data_on_device)
+        return make_feed(x, y, sample_weight, batch_size, shuffle, on_device=self.data_on_device,
+                         dist=current_distribution())
+
+    def _place_weights(self):
+        """Under a distribution: the shardings of this model's arrays (`self._placement`), and
+        its weights moved into their layouts if they are not there yet (built before the
+        distribution was set). Without one, `self._placement` is None."""
+        dist, model = current_distribution(), self.model
+        if dist is None:
+            self._placement = None
+            return
+        params, state = model._trees()
+        placement = getattr(self, "_placement", None)
+        if placement is None or placement.dist is not dist or \
+                jax.tree.structure(placement.params) != jax.tree.structure(params):
+            placement = _placement.TrainPlacement(dist, model.name, params, state)
+            self._placement = placement
+        placed = placement.put_weights(params, state)
+        if not _same_leaves(placed, (params, state)):
+            model._set_trees(*placed)
 
     def _execution_length(self, feed, callbacks, hooks, verbose, steps=None):
         """Steps per jitted call: the compile() value, or for "auto" a whole epoch (of `steps`
@@ -480,6 +515,7 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         model = self.model
+        epochs, steps_per_epoch = _capped(epochs, steps_per_epoch)
         if validation_split and validation_data is None:
             if not isinstance(x, (np.ndarray, jax.Array, list, dict)) or y is None:
                 raise ValueError("`validation_split` is only supported for array inputs; pass "
@@ -494,6 +530,7 @@ class Trainer:
             feed.batches.weigh = lambda by, bsw: _class_weights(model, by, class_weight, bsw)
         self._train_rows = _partial_rows(feed)
         self._prepare(feed)
+        self._place_weights()
         val_feed, val_steps = None, None
         if validation_data is not None:
             vx, vy, vsw = _unpack_validation(validation_data)
@@ -545,8 +582,14 @@ class Trainer:
         if self._pending_lr is not None:
             self.opt_state = optimizers_module.replace_learning_rate(self.opt_state, self._pending_lr)
             self._pending_lr = None
-        return {"params": params, "state": state, "opt_state": copy(self.opt_state),
-                "rng": next_rng_key(), "metrics": self._metrics_init()}
+        ts = {"params": params, "state": state, "opt_state": copy(self.opt_state),
+              "rng": next_rng_key(), "metrics": self._metrics_init()}
+        placement = self._placement
+        if placement is not None:  # the optimizer state follows its weights' layouts
+            ts["opt_state"] = _placement.put(
+                ts["opt_state"], placement.opt_shardings(ts["opt_state"], over))
+            ts["rng"] = placement.put_replicated(ts["rng"])
+        return ts
 
     def _opt_structure(self, tx, params):
         """The tree structure of `tx.init(params)`, traced once per optimizer and weight
@@ -594,7 +637,7 @@ class Trainer:
         val_feed, val_steps = validation
         self._shuffle_seed = int(np.random.randint(0, 2**31 - 1))
 
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = _verbosity(verbose)
         history = callbacks_module.History()
         steps = feed.steps if steps_per_epoch is None or feed.steps is None \
             else min(steps_per_epoch, feed.steps)
@@ -787,6 +830,9 @@ class Trainer:
     def _evaluate_feed(self, feed, params, state, cbs=None, spe=None, steps=None) -> Dict[str, float]:
         mstate = self._metrics_init()
         logs = {}
+        reset = getattr(getattr(feed, "batches", None), "reset", None)
+        if reset is not None:  # as Keras's evaluate: a new pass over a dataset each time
+            reset()
         for start, stop, args, _ in feed.executions(spe or feed.steps or _STREAM_CHUNK, steps):
             if cbs:
                 cbs.on_test_batch_begin(start)
@@ -799,8 +845,9 @@ class Trainer:
                  return_dict=False, steps=None):
         feed = self._feed(x, y, sample_weight, batch_size)
         self._prepare(feed)
-        verbose = 1 if verbose == "auto" else verbose
-        steps = _limited_steps(feed.steps, steps)
+        self._place_weights()
+        verbose = _verbosity(verbose)
+        steps = _limited_steps(feed.steps, _capped_steps(steps))
         cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,
                                             model=self.model, verbose=verbose, epochs=1,
                                             steps=steps)
@@ -922,6 +969,13 @@ def _add_model_losses(total, added, model, params):
     unchanged) for a model without any."""
     extra = [jnp.sum(jnp.asarray(v, jnp.float32)) for v in added]
     extra += _tree.regularization_losses(model, params)
+    if not extra and getattr(model._trainer, "_loss_spec", True) is None:
+        # as Keras: a model may train on its added losses alone, but it needs some loss
+        raise ValueError(
+            f"Model '{model.name}' was compiled without a `loss` and adds none itself "
+            "(`add_loss`, regularizers): there is no loss to compute. Pass one to `compile()`, "
+            "e.g. loss='sparse_categorical_crossentropy'.")
+    total = jnp.asarray(total, jnp.float32) if extra else total
     for value in extra:
         total = total + value.astype(total.dtype)
     return total
@@ -983,6 +1037,33 @@ def _jit_train(train_exec):
         return jitted({k: ts[k] for k in _WEIGHTS},
                       {k: v for k, v in ts.items() if k not in _WEIGHTS}, *args)
     return call
+
+
+def _capped(epochs, steps_per_epoch):
+    """Keras's `config.set_max_epochs` / `set_max_steps_per_epoch` caps on a `fit`."""
+    cap = _settings.MAX_EPOCHS
+    if cap and cap < epochs:
+        warnings.warn(f"Limiting epochs to {cap} (kerasx.config.max_epochs()).", stacklevel=4)
+        epochs = cap
+    cap = _settings.MAX_STEPS_PER_EPOCH
+    if cap and (not steps_per_epoch or cap < steps_per_epoch):
+        warnings.warn(f"Limiting steps_per_epoch to {cap} (kerasx.config.max_steps_per_epoch()).",
+                      stacklevel=4)
+        steps_per_epoch = cap
+    return epochs, steps_per_epoch
+
+
+def _capped_steps(steps):
+    """`evaluate` / `predict` steps under Keras's `config.set_max_steps_per_epoch` cap."""
+    cap = _settings.MAX_STEPS_PER_EPOCH
+    return steps if not cap or (steps is not None and steps <= cap) else cap
+
+
+def _verbosity(verbose):
+    """Keras's `verbose="auto"` is 1; in a multi-process job only process 0 prints."""
+    if jax.process_index() != 0:
+        return 0
+    return 1 if verbose == "auto" else verbose
 
 
 def _unpack_validation(data):
@@ -1072,13 +1153,20 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
         x = to_numpy_tree(x)
         if num_samples(x) == 0:
             return _empty_predictions(model, x)
-        feed = make_feed(x, None, None, batch_size, False, on_device=data_on_device)
+        feed = make_feed(x, None, None, batch_size, False, on_device=data_on_device,
+                         dist=current_distribution())
     x_spec = as_spec(feed.first()[0])
     model._ensure_built(x_spec)
+    dist = current_distribution()
+    if dist is not None:  # the weights in their layouts (moved there if built before)
+        held = model._trees()
+        placed = _placement.TrainPlacement(dist, model.name, *held).put_weights(*held)
+        if not _same_leaves(placed, held):
+            model._set_trees(*placed)
     model._check_input_data(as_spec(feed.x) if feed.x is not None else x_spec)
     _tree.check_ready(model)
-    verbose = 1 if verbose == "auto" else verbose
-    steps = _limited_steps(feed.steps, steps)
+    verbose = _verbosity(verbose)
+    steps = _limited_steps(feed.steps, _capped_steps(steps))
     cbs = callbacks_module.CallbackList(list(callbacks or []), add_progbar=verbose != 0,
                                         model=model, verbose=verbose, epochs=1, steps=steps)
     if steps_per_execution != "auto":
@@ -1154,8 +1242,12 @@ def _predict_exec(model):
             custom = _custom_steps.overrides(model, "predict_step")
 
             def one(i):
-                x = jax.tree.map(lambda a: take_rows(a, order[jnp.minimum(i, hi - 1)]),
-                                 data["x"], is_leaf=lambda v: isinstance(v, HostRows))
+                i = jnp.minimum(i, hi - 1)
+                if order is None:  # stepped chunks (a distribution): batch i is row i
+                    x = jax.tree.map(lambda a: a[i], data["x"])
+                else:
+                    x = jax.tree.map(lambda a: take_rows(a, order[i]), data["x"],
+                                     is_leaf=lambda v: isinstance(v, HostRows))
                 if custom:  # Keras 3's JAX form: (outputs, non_trainable_variables)
                     return _custom_steps.run_predict_step(model, params, state, x)
                 return model.apply(params, state, x, training=False)[0]
