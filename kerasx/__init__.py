@@ -23,10 +23,29 @@ from . import random as random
 from . import regularizers as regularizers
 from . import saving as saving
 from . import utils as utils
+from ._remat import RematScope as RematScope
+from ._remat import remat as remat
 from .dtype_policies import DTypePolicy as DTypePolicy
 from .dtype_policies import FloatDTypePolicy as FloatDTypePolicy
 from .layers import Input as Input
 from .models import Model as Model
 from .models import Sequential as Sequential
+from . import backend as backend
+from . import tree as tree
+from ._scopes import device as device
+from ._scopes import name_scope as name_scope
+from .initializers import Initializer as Initializer
+from .layers import InputSpec as InputSpec
+from .layers import KerasTensor as KerasTensor
+from .layers import Layer as Layer
+from .losses import Loss as Loss
+from .metrics import Metric as Metric
+from .optimizers import Optimizer as Optimizer
+from .regularizers import Regularizer as Regularizer
 
 __version__ = "0.1.0"
+
+
+def version() -> str:
+    """kerasx's version string (Keras's `keras.version()` gives Keras's)."""
+    return __version__

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional, Union
 import jax.numpy as jnp
 
 from ._lookup import Configurable, deserialize_object, get_object, serialize_object
+from . import _settings  # config.epsilon(), read when traced
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
            "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
@@ -45,7 +46,7 @@ class MaxNorm(Constraint):
         w = jnp.asarray(w)
         norms = _norms(w, _axis(self.axis))
         desired = jnp.clip(norms, 0, self.max_value)
-        return w * (desired / (_EPSILON + norms))
+        return w * (desired / (_settings.EPSILON + norms))
 
     def get_config(self):
         return {"max_value": self.max_value, "axis": self.axis}
@@ -73,7 +74,7 @@ class MinMaxNorm(Constraint):
         norms = _norms(w, _axis(self.axis))
         desired = self.rate * jnp.clip(norms, self.min_value, self.max_value) + \
             (1 - self.rate) * norms
-        return w * (desired / (_EPSILON + norms))
+        return w * (desired / (_settings.EPSILON + norms))
 
     def get_config(self):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
@@ -100,7 +101,7 @@ class UnitNorm(Constraint):
 
     def __call__(self, w):
         w = jnp.asarray(w)
-        return w / (_EPSILON + _norms(w, _axis(self.axis)))
+        return w / (_settings.EPSILON + _norms(w, _axis(self.axis)))
 
     def get_config(self):
         return {"axis": self.axis}

@@ -12,13 +12,17 @@ as kept in float32, such as normalization statistics); state updates are cast ba
 weights' dtype. Nothing else in kerasx casts.
 """
 
+import re
+from collections.abc import MutableMapping
 from typing import Any, Optional
 
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["DTypePolicy", "FloatDTypePolicy", "dtype_policy", "set_dtype_policy", "get",
-           "serialize", "deserialize"]
+from . import _settings
+
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "DTypePolicyMap", "dtype_policy", "set_dtype_policy",
+           "get", "serialize", "deserialize"]
 
 _MIXED = {"mixed_float16": ("float16", "float32"), "mixed_bfloat16": ("bfloat16", "float32")}
 
@@ -100,13 +104,146 @@ class FloatDTypePolicy(DTypePolicy):
     """Keras 3's other name for `DTypePolicy`."""
 
 
-_GLOBAL = [None]  # the global policy; None means float32
+class DTypePolicyMap(DTypePolicy, MutableMapping):
+    """A dict-like policy: layer paths (or regular expressions over them) to `DTypePolicy`s.
+
+    Looking up a path returns the policy of an exact key, else that of the one key that
+    `re.fullmatch`es the path (a path that matches several keys is an error), else the default
+    policy. As a policy itself, it has the default policy's dtypes.
+
+    Args:
+        default_policy: the policy of paths that match no key (a policy, a name or None: the
+            global policy, read when it is used).
+        policy_map: a dict from paths or patterns to policies (or their names).
+
+    Example:
+        policy_map = DTypePolicyMap(default_policy="float32")
+        policy_map["encoder/.*"] = "bfloat16"
+        policy_map["encoder/dense"].name   # "bfloat16"
+    """
+
+    def __init__(self, default_policy=None, policy_map=None):
+        if isinstance(default_policy, DTypePolicyMap):
+            raise ValueError("`default_policy` cannot be a `DTypePolicyMap`.")
+        if policy_map is not None and not isinstance(policy_map, dict):
+            raise TypeError("If specified, `policy_map` must be a dict. Received: "
+                            f"policy_map={policy_map!r} of type {type(policy_map)}")
+        self._default_policy_arg = default_policy
+        self._default_policy = None if default_policy is None else get(default_policy)
+        self._policy_map = {}
+        for key, policy in (policy_map or {}).items():
+            self[key] = policy
+
+    @property
+    def default_policy(self) -> DTypePolicy:
+        """The policy of paths that match no key (the global policy if none was given)."""
+        return dtype_policy() if self._default_policy is None else self._default_policy
+
+    @property
+    def name(self) -> str:
+        return f"map_{self.default_policy.name}"
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.default_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.default_policy.variable_dtype
+
+    @property
+    def is_mixed(self) -> bool:
+        return self.default_policy.is_mixed
+
+    @property
+    def quantization_mode(self):
+        return None
+
+    def __getitem__(self, key: str) -> DTypePolicy:
+        if key in self._policy_map:
+            return self._policy_map[key]
+        matches = [pattern for pattern in self._policy_map if re.fullmatch(pattern, key)]
+        if len(matches) > 1:
+            raise ValueError(
+                f"Path '{key}' matches multiple dtype policy specification keys: {matches}. "
+                "Please make sure each path only matches at most one dtype policy "
+                "specification key in the DTypePolicyMap.")
+        if matches:
+            return self._policy_map[matches[0]]
+        return self.default_policy
+
+    def __setitem__(self, key: str, policy) -> None:
+        if key in self._policy_map:
+            raise ValueError(f"{key} already exist in the DTypePolicyMap with value "
+                             f"{self._policy_map[key]}. Please make sure to not use duplicated "
+                             "keys.")
+        if isinstance(policy, DTypePolicyMap):
+            raise ValueError("A DTypePolicyMap cannot hold another DTypePolicyMap. "
+                             f"Received: {policy!r} for key {key!r}")
+        try:
+            policy = get(policy)
+        except Exception:
+            raise ValueError("Cannot interpret the assigned value by "
+                             f"`kerasx.dtype_policies.get`. Received: {policy!r} of type "
+                             f"{type(policy)}") from None
+        self._policy_map[key] = policy
+
+    def __delitem__(self, key: str):
+        return self._policy_map.pop(key)
+
+    def __contains__(self, key) -> bool:
+        return key in self._policy_map
+
+    def __len__(self) -> int:
+        return len(self._policy_map)
+
+    def __iter__(self):
+        return iter(self._policy_map)
+
+    def __eq__(self, other):
+        return (isinstance(other, DTypePolicyMap)
+                and other._default_policy_arg == self._default_policy_arg
+                and other._policy_map == self._policy_map)
+
+    def __hash__(self):
+        return id(self)
+
+    def get_config(self):
+        # With no default policy, the mapped policies are written without names (as Keras does),
+        # so that loading defers to the global policy.
+        hide = self._default_policy_arg is None
+        policy_map = {}
+        for key, policy in self._policy_map.items():
+            config = serialize(policy)
+            if hide:
+                config["config"] = dict(config["config"], name=None)
+            policy_map[key] = config
+        default = self._default_policy_arg
+        if isinstance(default, DTypePolicy):
+            default = serialize(default)
+        return {"default_policy": default, "policy_map": policy_map}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        policy_map = {k: deserialize(v) if isinstance(v, dict) else v
+                      for k, v in (config.get("policy_map") or {}).items()}
+        default = config.get("default_policy")
+        return cls(default_policy=default, policy_map=policy_map)
+
+    def __repr__(self):
+        default = None if self._default_policy is None else self._default_policy.name
+        mapping = [(k, v.name) for k, v in self._policy_map.items()]
+        return f"<DTypePolicyMap default_policy={default}, mapping={mapping}>"
+
+
+_GLOBAL = [None]  # the global policy; None means floatx (`kerasx.config.set_floatx`)
 
 
 def dtype_policy() -> DTypePolicy:
-    """The global dtype policy: the policy of layers created without `dtype=`."""
+    """The global dtype policy: the policy of layers created without `dtype=` (unless
+    `set_dtype_policy` set one, that of `kerasx.config.floatx()`, float32 by default)."""
     if _GLOBAL[0] is None:
-        _GLOBAL[0] = DTypePolicy("float32")
+        return DTypePolicy(_settings.FLOATX)
     return _GLOBAL[0]
 
 
@@ -139,6 +276,9 @@ def get(identifier) -> DTypePolicy:
 
 def serialize(policy: DTypePolicy) -> dict:
     """Keras 3's dict for a policy: `{"module", "class_name", "config", "registered_name"}`."""
+    if isinstance(policy, DTypePolicyMap):
+        return {"module": "keras.dtype_policies", "class_name": "DTypePolicyMap",
+                "config": policy.get_config(), "registered_name": None}
     return {"module": "keras", "class_name": "DTypePolicy", "config": policy.get_config(),
             "registered_name": None}
 
@@ -147,6 +287,8 @@ def deserialize(config: dict, custom_objects=None) -> DTypePolicy:
     """The policy a Keras 3 (or kerasx) policy config describes."""
     class_name = config.get("class_name")
     inner = config.get("config")
+    if class_name == "DTypePolicyMap" and isinstance(inner, dict):
+        return DTypePolicyMap.from_config(inner, custom_objects)
     if class_name not in ("DTypePolicy", "FloatDTypePolicy") or not isinstance(inner, dict):
         raise ValueError(
             f"Cannot read a dtype policy from {config!r}: kerasx has the float policies "

@@ -207,6 +207,10 @@ LAYER_CASES = [
     ("STFTSpectrogram", dict(mode="psd", frame_length=32, frame_step=8, fft_length=64,
                              window="hamming", periodic=True, scaling="spectrum",
                              padding="same", expand_dims=True), (2, 100, 2), "float32", False),
+    ("Resizing", dict(height=5, width=4, pad_to_aspect_ratio=True, bounding_box_format="xyxy"),
+     (2, 6, 7, 3), "float32", False),
+    ("CenterCrop", dict(height=3, width=4, bounding_box_format="rel_yxyx"), (2, 5, 6, 2),
+     "float32", False),
     # --- cases: preprocessing (keep this marker)
     ("RandomFlip", dict(mode="vertical", seed=3), (2, 5, 6, 3), "float32", True),
     ("RandomRotation", dict(factor=(-0.2, 0.3), fill_mode="constant", interpolation="nearest",
@@ -260,6 +264,10 @@ LAYER_CASES = [
      (2, 5, 6, 3), "float32", True),
     ("AugMix", dict(value_range=(0, 1), num_chains=1, chain_depth=1, factor=0.2, alpha=0.5, all_ops=False, seed=19),
      (2, 5, 6, 3), "float32", True),
+    ("ContrastLimitedAdaptiveHistogramEqualization",
+     dict(value_range=(0, 1), clip_limit=2.0, tile_grid_size=(2, 3)), (2, 5, 6, 3), "float32", True),
+    ("MaxNumBoundingBoxes", dict(max_number=3, fill_value=0, bounding_box_format="xyxy"),
+     (2, 5, 6, 3), "float32", False),
     # --- cases: augmentation (keep this marker)
     ("JaxLayer", dict(
         call_fn=register_keras_serializable("tests_saving_config", "jax_call")(
@@ -506,6 +514,8 @@ KERAS_KEY_CASES = [
                             power_to_db=False)),
     ("STFTSpectrogram", dict(mode="magnitude", frame_length=128, frame_step=32,
                              window="hamming", scaling=None, expand_dims=True)),
+    ("Resizing", dict(height=8, width=6, crop_to_aspect_ratio=True, bounding_box_format="xyxy")),
+    ("CenterCrop", dict(height=4, width=3, bounding_box_format="center_xywh")),
     # --- keras key cases: preprocessing (keep this marker)
     ("RandomFlip", dict(mode="vertical", seed=3)),
     ("RandomRotation", dict(factor=(-0.2, 0.3), fill_mode="constant", interpolation="nearest",
@@ -536,6 +546,10 @@ KERAS_KEY_CASES = [
     ("CutMix", dict(factor=0.8, seed=17)),
     ("RandAugment", dict(value_range=(0, 1), num_ops=1, factor=0.3, interpolation="nearest", seed=18)),
     ("AugMix", dict(value_range=(0, 1), num_chains=1, chain_depth=1, factor=0.2, alpha=0.5, all_ops=False, seed=19)),
+    ("ContrastLimitedAdaptiveHistogramEqualization",
+     dict(value_range=(0, 1), clip_limit=2.0, tile_grid_size=(2, 3))),
+    ("MaxNumBoundingBoxes", dict(max_number=3, bounding_box_format="xyxy")),
+    ("RandomFlip", dict(mode="horizontal", bounding_box_format="rel_xyxy")),
     # --- keras key cases: augmentation (keep this marker)
     # --- keras key cases: wrappers (keep this marker)
     ("SimpleRNN", dict(units=3, activation="relu", return_sequences=True, go_backwards=True,

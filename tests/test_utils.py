@@ -128,6 +128,6 @@ def test_utils_is_a_package_that_keeps_every_name_and_path():
 def test_utils_covers_keras_utils():
     """Every public name of keras.utils exists in kerasx.utils, except the listed ones."""
     keras = require_keras()
-    not_ported = {"FeatureSpace", "bounding_boxes", "legacy"}
+    not_ported = {"FeatureSpace", "legacy"}
     missing = {n for n in dir(keras.utils) if not n.startswith("_") and not hasattr(utils, n)}
     assert missing <= not_ported, sorted(missing - not_ported)

@@ -151,6 +151,8 @@ from ._augmentation import RandAugment as RandAugment
 from ._augmentation import RandomElasticTransform as RandomElasticTransform
 from ._augmentation import RandomPerspective as RandomPerspective
 from ._augmentation import Pipeline as Pipeline
+from ._augmentation import ContrastLimitedAdaptiveHistogramEqualization as ContrastLimitedAdaptiveHistogramEqualization
+from ._augmentation import MaxNumBoundingBoxes as MaxNumBoundingBoxes
 # --- exports: augmentation (keep this marker)
 from ._jax_layer import FlaxLayer as FlaxLayer
 from ._jax_layer import JaxLayer as JaxLayer

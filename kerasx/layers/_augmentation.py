@@ -12,6 +12,18 @@ the same key. Inputs are batched `(batch, height, width, channels)` or single im
 `(height, width, channels)` (channels first with `data_format="channels_first"`); outputs have
 the layer's dtype (float32 by default).
 
+Dict inputs take Keras's form `{"images": ..., "labels": ..., "bounding_boxes": {"boxes": ...,
+"labels": ...}, "segmentation_masks": ...}` (all but "images" optional). The geometric layers
+(RandomFlip, RandomTranslation, RandomZoom, RandomRotation, RandomShear, RandomPerspective,
+RandomCrop; RandAugment its boxes only) move the boxes, given in the layer's
+`bounding_box_format`, and the masks with their images: boxes become float32 and are clipped to
+the output image, and boxes left with no area get the label -1; masks are sampled
+nearest-neighbour and keep their dtype. The colour layers pass boxes and masks through; "labels"
+pass through (MixUp and CutMix mix them, and their masks; MixUp appends each partner's boxes,
+CutMix takes no boxes, as in Keras). Resizing and CenterCrop (`_preprocessing.py`) take the
+same dicts. Box arithmetic is in `_bounding_boxes.py` (public as
+`kerasx.utils.bounding_boxes`).
+
 Internally each layer splits its work in two: `_draw(rng, batch, height, width)` draws the random
 parameters (a dict of arrays, named as Keras's `get_random_transformation` names them), and
 `_transform(images, draws)` applies them to channels-last batches. Tests compare `_transform`
@@ -26,6 +38,7 @@ from typing import Any, Dict, Optional
 import jax
 import jax.numpy as jnp
 
+from . import _bounding_boxes as bbox
 from ._base import Layer, apply_layer, apply_masked, shape_str
 from ._convolutional import _standardize_data_format
 from ._wrapper import deserialize_layer, serialize_layer
@@ -81,15 +94,25 @@ def _affine_matrix(angle, translate_x, translate_y, scale, shear_x, shear_y, hei
 
 
 # ------------------------------------------------------------------------------ the base class
+_DICT_KEYS = ("images", "labels", "bounding_boxes", "segmentation_masks")
+
+
 class _ImageAugmentation(Layer):
-    """Shared machinery: argument checks, layouts, the rng, identity at inference."""
+    """Shared machinery: argument checks, layouts, the rng, identity at inference, and dict
+    inputs `{"images": ..., "labels": ..., "bounding_boxes": {"boxes": ..., "labels": ...}}`."""
 
     supports_masking = False
     _random = True        # draws from `rng` when training
     _has_seed = True      # takes a `seed` (and writes it in its config)
     _needs_rgb = False    # takes only 3-channel images
+    # What a dict input's bounding boxes go through: "keep" (unchanged: colour layers, as in
+    # Keras), "move" (geometric layers: `_move_boxes`), None (not supported, as in Keras).
+    _boxes = "keep"
+    _moves_boxes_at_inference = False  # RandomCrop: its images change at inference too
+    _takes_masks = True  # segmentation masks supported where bounding boxes are
 
-    def __init__(self, seed: Optional[int] = None, data_format: Optional[str] = None, **kwargs):
+    def __init__(self, seed: Optional[int] = None, data_format: Optional[str] = None,
+                 bounding_box_format: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError(
@@ -97,6 +120,13 @@ class _ImageAugmentation(Layer):
                 f"({type(self).__name__}), expected an integer or None. Received: seed={seed!r}")
         self.seed = seed
         self.data_format = _standardize_data_format(self, data_format)
+        if bounding_box_format is not None:
+            if not isinstance(bounding_box_format, str) or \
+                    bounding_box_format.lower() not in bbox.SUPPORTED_FORMATS:
+                raise self._bad("bounding_box_format",
+                                "None or one of " + ", ".join(bbox.SUPPORTED_FORMATS),
+                                bounding_box_format)
+        self.bounding_box_format = bounding_box_format
 
     # ---- argument helpers (used in subclasses' __init__)
     def _bad(self, arg, expected, value):
@@ -145,10 +175,46 @@ class _ImageAugmentation(Layer):
     # ---- shapes
     def _check_input(self, spec):
         if isinstance(spec, dict):
+            self._check_dict(spec)
+        else:
+            self._check_images(spec)
+
+    def _check_dict(self, spec):
+        """Checks a dict input's keys and shapes (Keras's `{"images": ..., ...}` form)."""
+        where = f"Layer '{self.name}' ({type(self).__name__})"
+        unknown = sorted(set(spec) - set(_DICT_KEYS))
+        if "images" not in spec or unknown:
+            raise ValueError(
+                f"{where} takes images, or a dict with the key 'images' and optionally "
+                f"'labels', 'bounding_boxes' and 'segmentation_masks'. Received keys: "
+                f"{sorted(spec)}")
+        images = spec["images"]
+        self._check_images(images)
+        if "segmentation_masks" in spec:
+            if self._boxes is None or not self._takes_masks:
+                raise NotImplementedError(
+                    f"{where} does not transform segmentation masks in kerasx.")
+            masks = spec["segmentation_masks"]
+            ha, wa = self._hw_axes(len(images.shape))
+            if len(masks.shape) != len(images.shape) or \
+                    (masks.shape[ha], masks.shape[wa]) != (images.shape[ha], images.shape[wa]):
+                raise ValueError(
+                    f"{where} expects segmentation masks of the images' rank, height and width. "
+                    f"Received images of shape {shape_str(images.shape)} and masks of shape "
+                    f"{shape_str(masks.shape)}")
+        if "bounding_boxes" not in spec:
+            return
+        if self._boxes is None:
             raise NotImplementedError(
-                f"Layer '{self.name}' ({type(self).__name__}) takes an image tensor; dict inputs "
-                "with 'images', 'labels', 'bounding_boxes' or 'segmentation_masks' are not "
-                "supported in kerasx.")
+                f"{where} does not transform bounding boxes (neither does Keras's).")
+        if not self.bounding_box_format:
+            raise ValueError(
+                "You passed an input with a 'bounding_boxes' key, but you didn't specify a "
+                f"bounding box format. Pass a `bounding_box_format` argument to your "
+                f"{type(self).__name__} layer, e.g. `bounding_box_format='xyxy'`.")
+        _check_bounding_boxes(where, spec["bounding_boxes"], images)
+
+    def _check_images(self, spec):
         self._check_rank(spec, (3, 4))
         if self._needs_rgb:
             channels = spec.shape[-1 if self.data_format == "channels_last" else -3]
@@ -164,18 +230,95 @@ class _ImageAugmentation(Layer):
         return tuple(shape)
 
     def init(self, rng, input_spec):
-        self._check_input(input_spec)
-        self._output_shape(tuple(input_spec.shape))
+        self.output_spec(input_spec)
         return {}, {}
 
     def output_spec(self, input_spec):
         self._check_input(input_spec)
-        return jax.ShapeDtypeStruct(self._output_shape(tuple(input_spec.shape)), self.compute_dtype)
+        images = input_spec["images"] if isinstance(input_spec, dict) else input_spec
+        out = jax.ShapeDtypeStruct(self._output_shape(tuple(images.shape)), self.compute_dtype)
+        if not isinstance(input_spec, dict):
+            return out
+        specs = {k: _spec_of(v) for k, v in input_spec.items() if k != "images"}
+        specs["images"] = out
+        if "segmentation_masks" in specs:
+            masks = specs["segmentation_masks"]
+            shape = list(self._output_shape(tuple(images.shape)))
+            shape[self._channel_axis(len(shape))] = masks.shape[self._channel_axis(len(shape))]
+            specs["segmentation_masks"] = jax.ShapeDtypeStruct(tuple(shape), masks.dtype)
+        if "bounding_boxes" in specs:
+            boxes = specs["bounding_boxes"]["boxes"]
+            specs["bounding_boxes"]["boxes"] = jax.ShapeDtypeStruct(boxes.shape, jnp.float32)
+        return specs
 
     # ---- calling
     def apply(self, params, state, inputs, *, training=False, rng=None):
         self._check_input(inputs)
-        return self._run(inputs, training, rng)[0], state
+        if not isinstance(inputs, dict):
+            return self._run(inputs, training, rng)[0], state
+        images = jnp.asarray(inputs["images"])
+        out = {k: jax.tree.map(jnp.asarray, v) for k, v in inputs.items()}
+        out["images"], draws = self._run(images, training, rng)
+        if "bounding_boxes" in inputs:
+            out["bounding_boxes"] = self._boxes_through(inputs["bounding_boxes"], images.shape,
+                                                        draws, training)
+        if "segmentation_masks" in inputs:
+            out["segmentation_masks"] = self._masks_through(out["segmentation_masks"], draws)
+        return out, state
+
+    def _channel_axis(self, rank):
+        return rank - 1 if self.data_format == "channels_last" else rank - 3
+
+    def _masks_through(self, masks, draws):
+        """Segmentation masks moved as the images were (nearest-neighbour sampling; colour
+        layers leave them unchanged, as Keras); they keep their dtype."""
+        if self._boxes != "move" or (draws is None and not self._moves_boxes_at_inference):
+            return masks
+        m = masks.astype(jnp.float32)
+        unbatched = m.ndim == 3
+        if unbatched:
+            m = m[None]
+        if self.data_format == "channels_first":
+            m = jnp.transpose(m, (0, 2, 3, 1))
+        m = self._inference(m) if draws is None else self._transform_masks(m, draws)
+        if self.data_format == "channels_first":
+            m = jnp.transpose(m, (0, 3, 1, 2))
+        m = m[0] if unbatched else m
+        if jnp.issubdtype(masks.dtype, jnp.integer):
+            m = jnp.round(m)
+        return m.astype(masks.dtype)
+
+    def _transform_masks(self, masks, draws):
+        return self._transform(masks, draws)
+
+    def _boxes_through(self, bounding_boxes, image_shape, draws, training):
+        """The bounding boxes of a dict input, moved as the images were (float32 boxes in the
+        layer's `bounding_box_format`; labels -1 for boxes pushed out of the image)."""
+        out = dict(bounding_boxes)
+        boxes = jnp.asarray(bounding_boxes["boxes"]).astype(jnp.float32)
+        labels = jnp.asarray(bounding_boxes["labels"])
+        out["boxes"], out["labels"] = boxes, labels
+        if self._boxes != "move" or (draws is None and not self._moves_boxes_at_inference):
+            return out
+        unbatched = boxes.ndim == 2
+        if unbatched:
+            boxes, labels = boxes[None], labels[None]
+        ha, wa = self._hw_axes(len(image_shape))
+        height, width = image_shape[ha], image_shape[wa]
+        fmt = self.bounding_box_format.lower()
+        xyxy = bbox.convert_format(boxes, fmt, "xyxy", height, width)
+        moved, out_height, out_width = self._move_boxes(xyxy, draws, height, width)
+        clipped = bbox.clip_to_image_size({"boxes": moved, "labels": labels}, out_height,
+                                          out_width, "xyxy")
+        boxes = bbox.convert_format(clipped["boxes"], "xyxy", fmt, out_height, out_width)
+        labels = clipped["labels"]
+        out["boxes"], out["labels"] = (boxes[0], labels[0]) if unbatched else (boxes, labels)
+        return out
+
+    def _move_boxes(self, boxes, draws, height, width):
+        """`(boxes, out_height, out_width)`: `(batch, N, 4)` "xyxy" pixel boxes moved as the
+        images are by `draws` (None at inference), and the output image size."""
+        raise NotImplementedError
 
     def _run(self, inputs, training, rng):
         """`(outputs, draws)`: the images transformed and the parameters drawn (None when
@@ -211,9 +354,43 @@ class _ImageAugmentation(Layer):
 
     def get_config(self):
         config = {**super().get_config(), "data_format": self.data_format}
+        if self.bounding_box_format is not None:  # as Keras: written only when set
+            config["bounding_box_format"] = self.bounding_box_format
         if self._has_seed:
             config["seed"] = self.seed
         return config
+
+
+def _spec_of(x):
+    return jax.tree.map(lambda a: a if isinstance(a, jax.ShapeDtypeStruct) else
+                        jax.ShapeDtypeStruct(tuple(jnp.shape(a)), jnp.result_type(a)), x)
+
+
+def _check_bounding_boxes(where, bounding_boxes, images):
+    """Checks `{"boxes": (batch, N, 4), "labels": (batch, N[, ...])}` (no batch axis for a
+    single image) against the images' spec."""
+    if not isinstance(bounding_boxes, dict) or "boxes" not in bounding_boxes or \
+            "labels" not in bounding_boxes:
+        raise ValueError(
+            f"{where} expects `bounding_boxes` to be a dict with keys 'boxes' and 'labels'. "
+            f"Received: bounding_boxes={bounding_boxes!r}")
+    boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+    rank = len(images.shape) - 1  # (N, 4) for a single image, (batch, N, 4) for a batch
+    bshape, lshape = tuple(boxes.shape), tuple(labels.shape)
+    if len(bshape) != rank or bshape[-1] != 4:
+        raise ValueError(
+            f"{where} expects bounding_boxes['boxes'] of shape "
+            f"{'(batch, num_boxes, 4)' if rank == 3 else '(num_boxes, 4)'} for images of shape "
+            f"{shape_str(images.shape)}. Received: shape {shape_str(bshape)}")
+    if len(lshape) < rank - 1 or lshape[:rank - 1] != bshape[:-1]:
+        raise ValueError(
+            f"{where} expects bounding_boxes['labels'] to have one entry per box, shape "
+            f"{shape_str(bshape[:-1])}. Received: shape {shape_str(lshape)}")
+    if rank == 3 and images.shape[0] is not None and bshape[0] is not None and \
+            bshape[0] != images.shape[0]:
+        raise ValueError(
+            f"{where} expects one row of boxes per image. Received images of shape "
+            f"{shape_str(images.shape)} and boxes of shape {shape_str(bshape)}")
 
 
 class _AffineAugmentation(_ImageAugmentation):
@@ -232,6 +409,10 @@ class _AffineAugmentation(_ImageAugmentation):
         return _affine_transform(images, draws["transform"], self.interpolation, self.fill_mode,
                                  self.fill_value)
 
+    def _transform_masks(self, masks, draws):
+        return _affine_transform(masks, draws["transform"], "nearest", self.fill_mode,
+                                 self.fill_value)
+
     def get_config(self):
         return {**super().get_config(), "fill_mode": self.fill_mode,
                 "interpolation": self.interpolation, "fill_value": self.fill_value}
@@ -244,17 +425,31 @@ class RandomFlip(_ImageAugmentation):
     Each image is flipped with probability 1/2; with `"horizontal_and_vertical"` the same draw
     flips it both ways (as Keras). Identity at inference.
 
+    Given a dict `{"images": ..., "labels": ..., "bounding_boxes": {"boxes": ...,
+    "labels": ...}, "segmentation_masks": ...}` (Keras's form), the boxes (in
+    `bounding_box_format`) and masks are flipped with their images and the labels pass
+    through; the other geometric layers (RandomTranslation, RandomZoom, RandomRotation,
+    RandomShear, RandomPerspective, RandomCrop) take such dicts too.
+
     Args:
         mode: `"horizontal"` (left-right), `"vertical"` (top-bottom) or
             `"horizontal_and_vertical"` (default).
         seed: optional integer folded into the `rng` given to `apply`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (`"xyxy"`, `"yxyx"`,
+            `"xywh"`, `"center_xywh"`, `"center_yxhw"`, `"rel_xyxy"`, ...), or None (default)
+            when there are none.
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
+        `(batch, height, width, channels)` or `(height, width, channels)` (channels last), or
+        a dict of them with `bounding_boxes` `{"boxes": (batch, num_boxes, 4), "labels":
+        (batch, num_boxes)}`.
     Output shape:
-        Same as the input shape, in the layer's dtype.
+        Same as the input shape, in the layer's dtype (boxes float32; boxes flipped out of the
+        image get the label -1).
     """
+
+    _boxes = "move"
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -271,6 +466,15 @@ class RandomFlip(_ImageAugmentation):
         if self.mode in ("vertical", "horizontal_and_vertical"):
             images = jnp.where(flips, jnp.flip(images, axis=1), images)
         return images
+
+    def _move_boxes(self, boxes, draws, height, width):
+        flips = draws["flips"].reshape(-1, 1, 1)
+        x1, y1, x2, y2 = (boxes[..., i:i + 1] for i in range(4))
+        if self.mode in ("horizontal", "horizontal_and_vertical"):
+            x1, x2 = jnp.where(flips, width - x2, x1), jnp.where(flips, width - x1, x2)
+        if self.mode in ("vertical", "horizontal_and_vertical"):
+            y1, y2 = jnp.where(flips, height - y2, y1), jnp.where(flips, height - y1, y2)
+        return jnp.concatenate([x1, y1, x2, y2], axis=-1), height, width
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -289,12 +493,16 @@ class RandomRotation(_AffineAugmentation):
         seed: optional integer folded into the `rng` given to `apply`.
         fill_value: the value outside the image with `fill_mode="constant"`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
 
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
     Output shape:
         Same as the input shape, in the layer's dtype.
     """
+
+    _boxes = "move"
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
@@ -308,6 +516,13 @@ class RandomRotation(_AffineAugmentation):
         zeros, ones = jnp.zeros((batch,)), jnp.ones((batch,))
         return {"angle": angle, "transform": _affine_matrix(angle, zeros, zeros, ones, zeros,
                                                             zeros, height, width)}
+
+    def _move_boxes(self, boxes, draws, height, width):
+        angle = draws["angle"]
+        zeros, ones = jnp.zeros_like(angle), jnp.ones_like(angle)
+        moved = bbox.affine_transform(boxes, angle, zeros, zeros, ones, zeros, zeros, height,
+                                      width)
+        return moved, height, width
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
@@ -327,12 +542,16 @@ class RandomZoom(_AffineAugmentation):
         seed: optional integer folded into the `rng` given to `apply`.
         fill_value: the value outside the image with `fill_mode="constant"`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
 
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
     Output shape:
         Same as the input shape, in the layer's dtype.
     """
+
+    _boxes = "move"
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
@@ -355,6 +574,15 @@ class RandomZoom(_AffineAugmentation):
                                (height - 1.0) / 2.0 * (1.0 - hz), zeros, zeros], axis=1)
         return {"height_zoom": hz[:, None], "width_zoom": wz[:, None], "transform": transform}
 
+    def _move_boxes(self, boxes, draws, height, width):
+        # the inverse of the images' map: input x = z * x_out + (width - 1) / 2 * (1 - z)
+        hz, wz = draws["height_zoom"][:, :, None], draws["width_zoom"][:, :, None]
+        x_off, y_off = (width - 1.0) / 2.0 * (1.0 - wz), (height - 1.0) / 2.0 * (1.0 - hz)
+        x1, y1, x2, y2 = (boxes[..., i:i + 1] for i in range(4))
+        moved = jnp.concatenate([(x1 - x_off) / wz, (y1 - y_off) / hz, (x2 - x_off) / wz,
+                                 (y2 - y_off) / hz], axis=-1)
+        return moved, height, width
+
     def get_config(self):
         return {**super().get_config(), "height_factor": self.height_factor,
                 "width_factor": self.width_factor}
@@ -373,12 +601,16 @@ class RandomTranslation(_AffineAugmentation):
         seed: optional integer folded into the `rng` given to `apply`.
         fill_value: the value outside the image with `fill_mode="constant"`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
 
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
     Output shape:
         Same as the input shape, in the layer's dtype.
     """
+
+    _boxes = "move"
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
@@ -397,6 +629,10 @@ class RandomTranslation(_AffineAugmentation):
         zeros, ones = jnp.zeros((batch,)), jnp.ones((batch,))
         transform = jnp.stack([ones, zeros, -tx, zeros, ones, -ty, zeros, zeros], axis=1)
         return {"translations": jnp.stack([tx, ty], axis=1), "transform": transform}
+
+    def _move_boxes(self, boxes, draws, height, width):
+        shift = draws["translations"][:, None, :]  # (batch, 1, [x, y]) in pixels
+        return boxes + jnp.concatenate([shift, shift], axis=-1), height, width
 
     def get_config(self):
         return {**super().get_config(), "height_factor": self.height_factor,
@@ -486,17 +722,26 @@ class RandomCrop(_ImageAugmentation):
     the input unchanged at inference, whose shape then disagrees with its own
     `compute_output_shape`).
 
+    Bounding boxes of dict inputs move with the window (x by its column offset, y by its row
+    offset; Keras 3 swaps the two) and are clipped to it, those left empty getting the label
+    -1 (Keras clips only at 0 and keeps the labels).
+
     Args:
         height: the output height.
         width: the output width.
         seed: optional integer folded into the `rng` given to `apply`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
 
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
     Output shape:
         `(batch, target_height, target_width, channels)` (or unbatched), in the layer's dtype.
     """
+
+    _boxes = "move"
+    _moves_boxes_at_inference = True
 
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -516,13 +761,18 @@ class RandomCrop(_ImageAugmentation):
         shape[ha], shape[wa] = self.height, self.width
         return tuple(shape)
 
-    def _center_resize(self, images):
-        _, h, w, c = images.shape
+    def _center_window(self, h, w):
+        """`(top, left, rows, cols)` of the deterministic window: as Keras, the target size
+        from the offset that centres the aspect-ratio crop, clipped to the image."""
         ch = max(min(h, int(float(w * self.height) / self.width)), 1)
         cw = max(min(w, int(float(h * self.width) / self.height)), 1)
         hs, ws = int(float(h - ch) / 2), int(float(w - cw) / 2)
-        # as Keras: the window of the target size from the offset that centres the aspect-ratio
-        # crop, clipped to the image, then resized to the target size if it was clipped
+        return hs, ws, min(self.height, h - hs), min(self.width, w - ws)
+
+    def _center_resize(self, images):
+        _, h, w, c = images.shape
+        hs, ws, _, _ = self._center_window(h, w)
+        # the window, resized to the target size if it was clipped
         images = images[:, hs:hs + self.height, ws:ws + self.width, :]
         if images.shape[1:3] != (self.height, self.width):
             images = jax.image.resize(images, (images.shape[0], self.height, self.width, c),
@@ -547,6 +797,19 @@ class RandomCrop(_ImageAugmentation):
         zero = jnp.zeros((), jnp.int32)
         return jax.lax.dynamic_slice(images, (zero, draws["h_start"], draws["w_start"], zero),
                                      (b, self.height, self.width, c))
+
+    def _move_boxes(self, boxes, draws, height, width):
+        if draws:
+            top = draws["h_start"].astype(boxes.dtype)
+            left = draws["w_start"].astype(boxes.dtype)
+            sy = sx = 1.0
+        else:  # the deterministic window (and its resize), as the images
+            top, left, rows, cols = self._center_window(height, width)
+            sy, sx = self.height / rows, self.width / cols
+        x1, y1, x2, y2 = (boxes[..., i:i + 1] for i in range(4))
+        moved = jnp.concatenate([(x1 - left) * sx, (y1 - top) * sy, (x2 - left) * sx,
+                                 (y2 - top) * sy], axis=-1)
+        return moved, self.height, self.width
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}
@@ -628,8 +891,8 @@ class RandomGrayscale(_ImageAugmentation):
             raise self._bad("factor", "a number between 0 and 1", factor)
         self.factor = factor
 
-    def _check_input(self, spec):
-        super()._check_input(spec)
+    def _check_images(self, spec):
+        super()._check_images(spec)
         if spec.shape[-1 if self.data_format == "channels_last" else -3] not in (1, 3):
             raise ValueError(
                 f"Layer '{self.name}' (RandomGrayscale) expects images with 1 or 3 channels, but "
@@ -1084,6 +1347,188 @@ class Equalization(_ImageAugmentation):
         return {**super().get_config(), "bins": self.bins, "value_range": self.value_range}
 
 
+class ContrastLimitedAdaptiveHistogramEqualization(_ImageAugmentation):
+    """Contrast Limited Adaptive Histogram Equalization (CLAHE), in training and inference alike.
+
+    As Keras: the images (mapped from `value_range` to [0, 255]) are cut into
+    `tile_grid_size` tiles (the bottom and right edges padded by reflection so the tiles are
+    equal); each tile's histogram of the integer parts of its values (256 bins) is clipped at
+    `clip_limit * tile_pixels / 256`, the excess spread evenly over the bins, and its
+    normalized cumulative sum gives the tile's mapping. Each pixel's value is the bilinear
+    blend of the mappings of the four nearest tile centres (edge tiles repeated), mapped back
+    to `value_range`. Not random: the layer has no seed.
+
+    Args:
+        value_range: the `(min, max)` range of the inputs (default `(0, 255)`).
+        clip_limit: the contrast limit (default 4.0); 0 or less disables the clipping.
+        tile_grid_size: `(rows, cols)` of tiles (default `(8, 8)`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+
+    Input shape:
+        `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
+    Output shape:
+        Same as the input shape, in the layer's dtype (Keras returns the input's dtype,
+        truncating integer images; kerasx keeps the fractional values).
+    """
+
+    _random = False
+    _has_seed = False
+    _boxes = None  # as Keras
+
+    def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8),
+                 data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.value_range = self._value_range(value_range)
+        if not _is_number(clip_limit):
+            raise self._bad("clip_limit", "a number", clip_limit)
+        self.clip_limit = clip_limit
+        if not isinstance(tile_grid_size, (tuple, list)) or len(tile_grid_size) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0
+                for v in tile_grid_size):
+            raise self._bad("tile_grid_size", "a pair of positive integers (rows, cols)",
+                            tile_grid_size)
+        self.tile_grid_size = tile_grid_size
+
+    def _draw(self, rng, batch, height, width):
+        return {}
+
+    def _inference(self, images):
+        return self._transform(images, {})
+
+    def _transform(self, images, draws):
+        return _clahe(images, tuple(self.value_range), float(self.clip_limit),
+                      tuple(self.tile_grid_size))
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range,
+                "clip_limit": self.clip_limit, "tile_grid_size": self.tile_grid_size}
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _clahe(images, value_range, clip_limit, tile_grid_size):
+    """CLAHE of channels-last (B, H, W, C) images; jitted per hyperparameters and shape
+    (so eager calls compile once, not op by op)."""
+    x = _to_range(images.astype(jnp.float32), value_range, (0, 255))
+    b, h, w, c = x.shape
+    gh, gw = tile_grid_size
+    th, tw = -(-h // gh), -(-w // gw)
+    if th * gh != h or tw * gw != w:
+        x = jnp.pad(x, ((0, 0), (0, th * gh - h), (0, tw * gw - w), (0, 0)),
+                    mode="symmetric")
+    # one 256-bin histogram per (image, tile row, tile col, channel), by a scatter-add
+    values = jnp.clip(x.astype(jnp.int32), 0, 255)
+    tiles = values.reshape(b, gh, th, gw, tw, c).transpose(0, 1, 3, 5, 2, 4)
+    tiles = tiles.reshape(b * gh * gw * c, th * tw)
+    flat = tiles + (jnp.arange(b * gh * gw * c, dtype=jnp.int32) * 256)[:, None]
+    hist = jnp.bincount(flat.reshape(-1), length=b * gh * gw * c * 256)
+    hist = hist.reshape(b, gh, gw, c, 256).astype(jnp.float32)
+    if clip_limit > 0:
+        clipped = jnp.clip(hist, 0, clip_limit * (th * tw) / 256.0)
+        hist = clipped + jnp.sum(hist - clipped, axis=-1, keepdims=True) / 256.0
+    cdf = jnp.cumsum(hist, axis=-1)
+    cdf_min = jnp.min(cdf, axis=-1, keepdims=True)
+    denominator = th * tw - cdf_min
+    denominator = jnp.where(denominator == 0, 1.0, denominator)
+    lut = jnp.clip((cdf - cdf_min) * 255.0 / denominator, 0, 255)
+    lut = jnp.pad(lut, ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0)), mode="edge")
+
+    def grid(n, tile, tiles_n):  # the two neighbouring tile centres and the blend weight
+        pos = (jnp.arange(n * tiles_n, dtype=jnp.float32) - tile / 2.0) / tile + 1.0
+        low = jnp.floor(pos)
+        weight = pos - low
+        return (jnp.clip(low, 0, tiles_n + 1).astype(jnp.int32),
+                jnp.clip(low + 1, 0, tiles_n + 1).astype(jnp.int32), weight)
+
+    y0, y1, wy = grid(th, th, gh)
+    x0, x1, wx = grid(tw, tw, gw)
+    pixels = jnp.clip(x, 0, 255).astype(jnp.int32)
+    bi = jnp.arange(b)[:, None, None, None]
+    ci = jnp.arange(c)[None, None, None, :]
+
+    def at(yy, xx):
+        return lut[bi, yy[None, :, None, None], xx[None, None, :, None], ci, pixels]
+
+    wx, wy = wx[None, None, :, None], wy[None, :, None, None]
+    top = at(y0, x0) * (1.0 - wx) + at(y0, x1) * wx
+    bottom = at(y1, x0) * (1.0 - wx) + at(y1, x1) * wx
+    out = (top * (1.0 - wy) + bottom * wy)[:, :h, :w, :]
+    return _to_range(out, (0, 255), value_range)
+
+
+class MaxNumBoundingBoxes(_ImageAugmentation):
+    """Pads or truncates the bounding boxes of each image to exactly `max_number`.
+
+    Takes Keras's dict `{"images": ..., "bounding_boxes": {"boxes": (batch, N, 4), "labels":
+    (batch, N)}, ...}`: the first `max_number` boxes and labels are kept and missing ones are
+    filled with `fill_value`, so that batches have a static shape. Images and the other
+    entries pass through unchanged, in training and inference alike. As Keras, a
+    `bounding_box_format` must be given for inputs with boxes (any format: the boxes are not
+    moved).
+
+    Args:
+        max_number: the number of boxes per image in the output.
+        fill_value: the value of padding boxes and labels (default -1).
+        bounding_box_format: the boxes' format (e.g. `"xyxy"`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+
+    Input shape:
+        A dict as above (or a single image's `(N, 4)` boxes and `(N,)` labels), or images.
+    Output shape:
+        The same dict with boxes `(batch, max_number, 4)` (float32) and labels
+        `(batch, max_number)`.
+    """
+
+    _random = False
+    _has_seed = False
+
+    def __init__(self, max_number, fill_value=-1, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(max_number, int) or isinstance(max_number, bool) or max_number < 1:
+            raise self._bad("max_number", "a positive integer", max_number)
+        if not _is_number(fill_value) or int(fill_value) != fill_value:
+            raise self._bad("fill_value", "an integer", fill_value)
+        self.max_number, self.fill_value = max_number, int(fill_value)
+
+    def _resize(self, x, axis):
+        x = jax.lax.slice_in_dim(x, 0, min(self.max_number, x.shape[axis]), axis=axis)
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (0, self.max_number - x.shape[axis])
+        return jnp.pad(x, widths, constant_values=jnp.asarray(self.fill_value, x.dtype))
+
+    def output_spec(self, input_spec):
+        self._check_input(input_spec)
+        if not isinstance(input_spec, dict):
+            return _spec_of(input_spec)
+        specs = _spec_of(dict(input_spec))
+        if "bounding_boxes" in specs:
+            boxes, labels = specs["bounding_boxes"]["boxes"], specs["bounding_boxes"]["labels"]
+            axis = len(boxes.shape) - 2
+            bshape, lshape = list(boxes.shape), list(labels.shape)
+            bshape[axis] = lshape[axis] = self.max_number
+            specs["bounding_boxes"] = {
+                **specs["bounding_boxes"],
+                "boxes": jax.ShapeDtypeStruct(tuple(bshape), jnp.float32),
+                "labels": jax.ShapeDtypeStruct(tuple(lshape), labels.dtype)}
+        return specs
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        self._check_input(inputs)
+        out = jax.tree.map(jnp.asarray, inputs)
+        if isinstance(inputs, dict) and "bounding_boxes" in inputs:
+            boxes = out["bounding_boxes"]["boxes"].astype(jnp.float32)
+            axis = boxes.ndim - 2
+            out["bounding_boxes"] = {
+                **out["bounding_boxes"], "boxes": self._resize(boxes, axis),
+                "labels": self._resize(out["bounding_boxes"]["labels"], axis)}
+        return out, state
+
+    def get_config(self):
+        config = {**super().get_config(), "max_number": self.max_number}
+        if self.fill_value != -1:  # Keras writes no fill_value (and loses it); kerasx keeps it
+            config["fill_value"] = self.fill_value
+        return config
+
+
 class RandomErasing(_ImageAugmentation):
     """Randomly erases a rectangle of each image when training (Zhong et al., 2017).
 
@@ -1232,6 +1677,8 @@ class RandomShear(_AffineAugmentation):
         fill_mode: `"reflect"` (default), `"wrap"`, `"constant"` or `"nearest"`.
         fill_value: the value outside the image with `fill_mode="constant"`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
         seed: optional integer folded into the `rng` given to `apply`.
 
     Input shape:
@@ -1239,6 +1686,8 @@ class RandomShear(_AffineAugmentation):
     Output shape:
         Same as the input shape, in the layer's dtype.
     """
+
+    _boxes = "move"
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect",
                  fill_value=0.0, data_format=None, seed=None, **kwargs):
@@ -1263,6 +1712,18 @@ class RandomShear(_AffineAugmentation):
         return {"shear_factor": jnp.stack([sx, sy], axis=1),
                 "transform": jnp.stack([ones, sx, zeros, sy, ones, zeros, zeros, zeros], axis=1)}
 
+    def _move_boxes(self, boxes, draws, height, width):
+        # output (x, y) shows input (x + sx y, y + sy x): a box's corners move by -sx y along
+        # x, then by -sy x along y; each side keeps its outermost corner (Keras's rule, taken
+        # in pixels where Keras takes it in fractions of the size, the same for square images)
+        sx, sy = draws["shear_factor"][:, 0:1], draws["shear_factor"][:, 1:2]
+        x1, y1, x2, y2 = (boxes[..., i] for i in range(4))
+        x1, x2 = (jnp.where(sx < 0, x1 - sx * y1, x1 - sx * y2),
+                  jnp.where(sx < 0, x2 - sx * y2, x2 - sx * y1))
+        y1, y2 = (jnp.where(sy > 0, y1 - sy * x2, y1 - sy * x1),
+                  jnp.where(sy > 0, y2 - sy * x1, y2 - sy * x2))
+        return jnp.stack([x1, y1, x2, y2], axis=-1), height, width
+
     def get_config(self):
         return {**super().get_config(), "x_factor": self.x_factor, "y_factor": self.y_factor}
 
@@ -1283,12 +1744,16 @@ class RandomPerspective(_ImageAugmentation):
         fill_value: the value outside the image.
         seed: optional integer folded into the `rng` given to `apply`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
 
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
     Output shape:
         Same as the input shape, in the layer's dtype.
     """
+
+    _boxes = "move"
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None,
                  data_format=None, **kwargs):
@@ -1330,79 +1795,129 @@ class RandomPerspective(_ImageAugmentation):
                                    self.fill_value)
         return jnp.where(draws["apply_perspective"][:, None, None, None], warped, images)
 
+    def _transform_masks(self, masks, draws):
+        transform = self._homography(draws["start_points"].astype(jnp.float32),
+                                     draws["end_points"].astype(jnp.float32))
+        warped = _affine_transform(masks, transform, "nearest", "constant", self.fill_value)
+        return jnp.where(draws["apply_perspective"][:, None, None, None], warped, masks)
+
+    def _move_boxes(self, boxes, draws, height, width):
+        # the images sample input points through the homography: boxes go through its inverse,
+        # each the box around its four moved corners
+        transform = self._homography(draws["start_points"].astype(jnp.float32),
+                                     draws["end_points"].astype(jnp.float32))
+        ones = jnp.ones_like(transform[:, :1])
+        inverse = jnp.linalg.inv(jnp.concatenate([transform, ones], axis=1).reshape(-1, 3, 3))
+        x1, y1, x2, y2 = (boxes[..., i] for i in range(4))
+        points = jnp.stack([jnp.stack([x1, x2, x1, x2], axis=-1),
+                            jnp.stack([y1, y2, y2, y1], axis=-1),
+                            jnp.ones(x1.shape + (4,), boxes.dtype)], axis=-1)  # (B, N, 4, 3)
+        moved = jnp.einsum("bij,bnkj->bnki", inverse, points)
+        xs, ys = moved[..., 0] / moved[..., 2], moved[..., 1] / moved[..., 2]
+        new = jnp.stack([xs.min(-1), ys.min(-1), xs.max(-1), ys.max(-1)], axis=-1)
+        return jnp.where(draws["apply_perspective"][:, None, None], new, boxes), height, width
+
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "scale": self.scale,
                 "interpolation": self.interpolation, "fill_value": self.fill_value}
 
 
 class _MixingAugmentation(_ImageAugmentation):
-    """Mixes each image with another image of the batch; takes `{"images", "labels"}` dicts
-    too, and then mixes the labels in the same proportions."""
+    """Mixes each image with another image of the batch; takes Keras's dicts `{"images",
+    "labels", "bounding_boxes", "segmentation_masks"}` too and then mixes the labels in the
+    same proportions (the boxes and masks as each layer says)."""
+
+    _mixes_boxes = True  # CutMix: False (bounding boxes raise, as in Keras)
 
     def _check_input(self, spec):
-        if isinstance(spec, dict):
-            extra = set(spec) - {"images", "labels"}
-            if "images" not in spec or extra:
-                raise NotImplementedError(
-                    f"Layer '{self.name}' ({type(self).__name__}) takes images, or a dict with "
-                    f"the keys 'images' and (optional) 'labels'; kerasx supports no "
-                    f"bounding boxes or segmentation masks. Received keys: {sorted(spec)}")
-            super()._check_input(spec["images"])
-            if "labels" in spec and (len(spec["labels"].shape) < 1 or
-                                     spec["labels"].shape[0] != spec["images"].shape[0]):
-                raise ValueError(
-                    f"Layer '{self.name}' ({type(self).__name__}) needs one label row per "
-                    f"image. Received images of shape {shape_str(spec['images'].shape)} and "
-                    f"labels of shape {shape_str(spec['labels'].shape)}.")
-            return
+        if not isinstance(spec, dict):
+            return super()._check_input(spec)
+        where = f"Layer '{self.name}' ({type(self).__name__})"
+        if "bounding_boxes" in spec and not self._mixes_boxes:
+            raise NotImplementedError(
+                f"{where} does not transform bounding boxes (neither does Keras's).")
         super()._check_input(spec)
+        images = spec["images"]
+        if "labels" in spec and len(images.shape) == 4 and (
+                len(spec["labels"].shape) < 1 or spec["labels"].shape[0] != images.shape[0]):
+            raise ValueError(
+                f"{where} needs one label row per image. Received images of shape "
+                f"{shape_str(images.shape)} and labels of shape "
+                f"{shape_str(spec['labels'].shape)}.")
 
     def init(self, rng, input_spec):
         self._check_input(input_spec)
         return {}, {}
 
     def output_spec(self, input_spec):
+        """The inference shapes (when training, MixUp doubles the number of boxes)."""
         self._check_input(input_spec)
-        if isinstance(input_spec, dict):
-            return {k: jax.ShapeDtypeStruct(tuple(v.shape), self.compute_dtype)
-                    for k, v in input_spec.items()}
-        return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.compute_dtype)
+        if not isinstance(input_spec, dict):
+            return jax.ShapeDtypeStruct(tuple(input_spec.shape), self.compute_dtype)
+        out = {k: _spec_of(v) for k, v in input_spec.items()}
+        out["images"] = jax.ShapeDtypeStruct(tuple(input_spec["images"].shape),
+                                             self.compute_dtype)
+        if "labels" in out:
+            out["labels"] = jax.ShapeDtypeStruct(out["labels"].shape, self.compute_dtype)
+        if "bounding_boxes" in out:
+            boxes = out["bounding_boxes"]["boxes"]
+            out["bounding_boxes"]["boxes"] = jax.ShapeDtypeStruct(boxes.shape, jnp.float32)
+        return out
 
     def apply(self, params, state, inputs, *, training=False, rng=None):
         self._check_input(inputs)
         if not isinstance(inputs, dict):
             return self._run(inputs, training, rng)[0], state
-        images, draws = self._run(inputs["images"], training, rng)
-        out = {"images": images}
+        out = {k: jax.tree.map(jnp.asarray, v) for k, v in inputs.items()}
+        out["images"], draws = self._run(inputs["images"], training, rng)
+        batched = jnp.ndim(inputs["images"]) == 4
         if "labels" in inputs:
-            labels = jnp.asarray(inputs["labels"]).astype(self.compute_dtype)
-            if draws is not None and labels.ndim >= 1 and jnp.ndim(inputs["images"]) == 4:
+            labels = out["labels"].astype(self.compute_dtype)
+            if draws is not None and labels.ndim >= 1 and batched:
                 labels = self._mix_labels(labels, draws)
             out["labels"] = labels
+        if "bounding_boxes" in inputs:
+            boxes = dict(out["bounding_boxes"])
+            boxes["boxes"] = boxes["boxes"].astype(jnp.float32)
+            out["bounding_boxes"] = self._mix_boxes(boxes, draws, batched) if training else boxes
+        if "segmentation_masks" in inputs and draws is not None and batched:
+            out["segmentation_masks"] = self._mix_masks(out["segmentation_masks"], draws)
         return out, state
 
     def _mix_labels(self, labels, draws):
         w = draws["mix_weight"].reshape((-1,) + (1,) * (labels.ndim - 1)).astype(labels.dtype)
         return w * labels + (1.0 - w) * labels[draws["permutation_order"]]
 
+    def _mix_boxes(self, bounding_boxes, draws, batched):
+        raise NotImplementedError
+
+    def _mix_masks(self, masks, draws):
+        """Batched masks (data_format layout) mixed as their images were."""
+        raise NotImplementedError
+
 
 class MixUp(_MixingAugmentation):
     """Mixes each image with a random other image of the batch when training (MixUp).
 
     Image i becomes `w * x[i] + (1 - w) * x[perm[i]]`, w drawn from Beta(alpha, alpha) per
-    image and `perm` a random permutation of the batch. Given a dict
-    `{"images": ..., "labels": ...}`, the labels are mixed with the same weights.
+    image and `perm` a random permutation of the batch. Given Keras's dict `{"images": ...,
+    "labels": ..., "bounding_boxes": {"boxes": ..., "labels": ...}, "segmentation_masks": ...}`,
+    the labels and masks are mixed with the same weights (masks become the layer's dtype), and
+    each image keeps its boxes and gets its partner's appended (as Keras: `(batch, 2 N, 4)`
+    boxes in `bounding_box_format`, and `(batch, 2 N)` box labels).
 
     Args:
         alpha: the Beta distribution's parameter (default 0.2).
         data_format: `"channels_last"` (default) or `"channels_first"`.
         seed: optional integer folded into the `rng` given to `apply`.
+        bounding_box_format: the format of the boxes of dict inputs (e.g. `"xyxy"`), needed
+            when they have boxes.
 
     Input shape:
         `(batch, height, width, channels)` images, or a dict of them with `labels` of shape
         `(batch, ...)`.
     Output shape:
-        Same as the input, in the layer's dtype.
+        Same as the input, in the layer's dtype (twice the boxes when training).
     """
 
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
@@ -1420,6 +1935,25 @@ class MixUp(_MixingAugmentation):
         w = draws["mix_weight"].astype(images.dtype)[:, None, None, None]
         return w * images + (1.0 - w) * images[draws["permutation_order"]]
 
+    def _mix_boxes(self, bounding_boxes, draws, batched):
+        # Keras: each image keeps its boxes and gets its partner's after them; a single image
+        # is its own partner
+        out = dict(bounding_boxes)
+        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        if not batched:
+            out["boxes"] = jnp.concatenate([boxes, boxes], axis=0)
+            out["labels"] = jnp.concatenate([labels, labels], axis=0)
+            return out
+        perm = draws["permutation_order"]
+        out["boxes"] = jnp.concatenate([boxes, boxes[perm]], axis=1)
+        out["labels"] = jnp.concatenate([labels, labels[perm]], axis=1)
+        return out
+
+    def _mix_masks(self, masks, draws):
+        masks = masks.astype(self.compute_dtype)
+        w = draws["mix_weight"].astype(masks.dtype)[:, None, None, None]
+        return w * masks + (1.0 - w) * masks[draws["permutation_order"]]
+
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
 
@@ -1429,8 +1963,10 @@ class CutMix(_MixingAugmentation):
 
     The rectangle's sides are `sqrt(1 - w)` of the image's, w drawn from Beta(a, a) with a
     drawn in the factor's range; the partner image comes from a random permutation of the
-    batch. Given a dict `{"images": ..., "labels": ...}`, the labels are mixed in proportion
-    to the pasted area. Single (unbatched) images are left unchanged, as in Keras.
+    batch. Given a dict `{"images": ..., "labels": ..., "segmentation_masks": ...}`, the labels
+    are mixed in proportion to the pasted area and the masks get the same rectangle pasted
+    (they keep their dtype); bounding boxes are not supported (as in Keras). Single (unbatched)
+    images are left unchanged, as in Keras.
 
     Args:
         factor: a number f in [0, 1] (default 1.0) gives the range `(0, f)`; or a pair.
@@ -1443,6 +1979,8 @@ class CutMix(_MixingAugmentation):
     Output shape:
         Same as the input, in the layer's dtype.
     """
+
+    _mixes_boxes = False  # as Keras: CutMix does not transform bounding boxes
 
     def __init__(self, factor=1.0, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -1475,6 +2013,12 @@ class CutMix(_MixingAugmentation):
 
     def _transform(self, images, draws):
         return jnp.where(draws["batch_masks"], images[draws["permutation_order"]], images)
+
+    def _mix_masks(self, masks, draws):
+        pasted = draws["batch_masks"]
+        if self.data_format == "channels_first":
+            pasted = jnp.transpose(pasted, (0, 3, 1, 2))
+        return jnp.where(pasted, masks[draws["permutation_order"]], masks)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
@@ -1510,6 +2054,8 @@ class RandomElasticTransform(_ImageAugmentation):
     Output shape:
         Same as the input shape, in the layer's dtype.
     """
+
+    _boxes = None  # bounding boxes not supported yet
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect",
                  fill_value=0.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
@@ -1613,6 +2159,30 @@ def _rand_augment(policy, images, idxes, keys):
     return jax.lax.scan(step, images, (idxes, keys))[0]
 
 
+@functools.partial(jax.jit, static_argnums=(0, 4, 5))
+def _rand_augment_boxes(policy, boxes, idxes, keys, height, width):
+    """The "xyxy" boxes through RandAugment's operations in sequence (the draws of each
+    operation recomputed from its key, as `_apply_op` draws them); boxes that an operation
+    pushes out of the image become empty (zeros), as each of Keras's layers clips them."""
+    parts = _policy_parts(*policy)
+    batch = boxes.shape[0]
+
+    def branch(part):
+        def run(bx, key):
+            if part._boxes != "move":
+                return bx
+            moved, h, w = part._move_boxes(bx, part._draw(key, batch, height, width), height,
+                                           width)
+            clipped = bbox.clip_to_image_size({"boxes": moved}, h, w, "xyxy")["boxes"]
+            return jnp.where((bbox._area(clipped) > 0)[..., None], clipped, 0.0)
+        return run
+
+    def step(bx, xs):
+        return jax.lax.switch(xs[0], [branch(p) for p in parts], bx, xs[1]), None
+
+    return jax.lax.scan(step, boxes, (idxes, keys))[0]
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _aug_mix_chains(policy, depth, images, idxes, keys, weights):
     """The weighted sum of AugMix's chains; jitted per policy, depth and shape."""
@@ -1638,6 +2208,9 @@ class RandAugment(_ImageAugmentation):
     are drawn once per call (the same for the whole batch, as Keras); each draws its own
     random parameters.
 
+    Bounding boxes of dict inputs (with `bounding_box_format`) go through the chosen geometric
+    operations in turn; segmentation masks are not supported.
+
     Args:
         value_range: the `(min, max)` range of the inputs (default `(0, 255)`).
         num_ops: the number of operations applied in sequence (default 2).
@@ -1646,6 +2219,8 @@ class RandAugment(_ImageAugmentation):
         interpolation: `"bilinear"` (default) or `"nearest"`, for the geometric operations.
         seed: optional integer folded into the `rng` given to `apply`.
         data_format: `"channels_last"` (default) or `"channels_first"`.
+        bounding_box_format: the format of the boxes of dict inputs (see RandomFlip),
+            or None (default).
 
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)` (channels last).
@@ -1656,6 +2231,9 @@ class RandAugment(_ImageAugmentation):
     _NAMES = ("random_shear", "random_translation", "random_rotation", "random_brightness",
               "random_color_degeneration", "random_contrast", "random_sharpness",
               "random_posterization", "solarization", "auto_contrast", "equalization")
+
+    _boxes = "move"
+    _takes_masks = False
 
     def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear",
                  seed=None, data_format=None, **kwargs):
@@ -1680,6 +2258,12 @@ class RandAugment(_ImageAugmentation):
         if self.num_ops == 0:
             return images
         return _rand_augment(self._policy, images, draws["layer_idxes"], draws["keys"])
+
+    def _move_boxes(self, boxes, draws, height, width):
+        if self.num_ops == 0:
+            return boxes, height, width
+        return (_rand_augment_boxes(self._policy, boxes, draws["layer_idxes"], draws["keys"],
+                                    height, width), height, width)
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range, "num_ops": self.num_ops,

@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 import jax
 
-from .. import activations, constraints, initializers, regularizers
+from .. import _settings, activations, constraints, initializers, regularizers
 from ._base import Layer, as_spec, shape_str
 
 IntOrTuple = Union[int, Sequence[int]]
@@ -65,7 +65,7 @@ def _standardize_padding(layer: Layer, padding: Any, allowed: Sequence[str]) -> 
 
 def _standardize_data_format(layer: Layer, data_format: Any) -> str:
     if data_format is None:
-        return "channels_last"
+        return _settings.IMAGE_DATA_FORMAT  # kerasx.config.image_data_format()
     df = data_format.lower() if isinstance(data_format, str) else data_format
     if df not in ("channels_last", "channels_first"):
         raise ValueError(

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Union
 import jax
 import jax.numpy as jnp
 
-from .. import activations, initializers
+from .. import _settings, activations, initializers
 from ._base import KerasTensor, Layer, Node, shape_str
 
 
@@ -199,6 +199,11 @@ class Activation(Layer):
 class Flatten(Layer):
     """Flattens every axis but the batch axis.
 
+    Args:
+        data_format: "channels_last" or "channels_first" (channels first inputs are moved to
+            channels last before flattening, as in Keras); default
+            `kerasx.config.image_data_format()`.
+
     Input shape:
         `(batch_size, ...)`.
     Output shape:
@@ -207,14 +212,20 @@ class Flatten(Layer):
 
     def __init__(self, data_format: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
+        if data_format is None:
+            data_format = _settings.IMAGE_DATA_FORMAT  # kerasx.config.image_data_format()
+        df = data_format.lower() if isinstance(data_format, str) else data_format
+        if df not in ("channels_last", "channels_first"):
             raise ValueError(
-                f"Layer '{self.name}' (Flatten) supports data_format='channels_last' only. "
+                f"Received an invalid value for `data_format` of layer '{self.name}' "
+                "(Flatten), expected 'channels_last' or 'channels_first'. "
                 f"Received: data_format={data_format!r}"
             )
-        self.data_format = "channels_last"
+        self.data_format = df
 
     def apply(self, params, state, inputs, *, training=False, rng=None):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = jnp.moveaxis(inputs, 1, -1)
         return inputs.reshape(inputs.shape[0], -1), state
 
     def get_config(self):

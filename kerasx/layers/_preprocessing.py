@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..ops import image as image_ops
+from . import _bounding_boxes as bbox
 from ._base import Layer, shape_str
 from ._convolutional import _standardize_data_format
 
@@ -554,8 +555,107 @@ def _saturate_cast(x, dtype):
     return x.astype(dtype)
 
 
-class Resizing(Layer):
+def _box_format(layer, value):
+    """Checks a `bounding_box_format` argument (None or one of Keras's formats)."""
+    if value is not None and (not isinstance(value, str) or
+                              value.lower() not in bbox.SUPPORTED_FORMATS):
+        raise ValueError(
+            f"Received an invalid value for `bounding_box_format` of layer '{layer.name}' "
+            f"({type(layer).__name__}), expected None or one of "
+            f"{', '.join(bbox.SUPPORTED_FORMATS)}. Received: bounding_box_format={value!r}")
+    return value
+
+
+class _ImageDictLayer(Layer):
+    """Resizing/CenterCrop: images, or Keras's dict `{"images", "labels", "bounding_boxes":
+    {"boxes", "labels"}, "segmentation_masks"}` (all but "images" optional)."""
+
+    def _check_dict(self, spec):
+        from ._augmentation import _DICT_KEYS, _check_bounding_boxes
+        where = f"Layer '{self.name}' ({type(self).__name__})"
+        unknown = sorted(set(spec) - set(_DICT_KEYS))
+        if "images" not in spec or unknown:
+            raise ValueError(
+                f"{where} takes images, or a dict with the key 'images' and optionally "
+                f"'labels', 'bounding_boxes' and 'segmentation_masks'. Received keys: "
+                f"{sorted(spec)}")
+        images = spec["images"]
+        ha, wa = _image_axes(self, images)
+        if "segmentation_masks" in spec:
+            masks = spec["segmentation_masks"]
+            if len(masks.shape) != len(images.shape) or \
+                    (masks.shape[ha], masks.shape[wa]) != (images.shape[ha], images.shape[wa]):
+                raise ValueError(
+                    f"{where} expects segmentation masks of the images' rank, height and width. "
+                    f"Received images of shape {shape_str(images.shape)} and masks of shape "
+                    f"{shape_str(masks.shape)}")
+        if "bounding_boxes" in spec:
+            if not self.bounding_box_format:
+                raise ValueError(
+                    "You passed an input with a 'bounding_boxes' key, but you didn't specify a "
+                    "bounding box format. Pass a `bounding_box_format` argument to your "
+                    f"{type(self).__name__} layer, e.g. `bounding_box_format='xyxy'`.")
+            _check_bounding_boxes(where, spec["bounding_boxes"], images)
+
+    def init(self, rng, input_spec):
+        if isinstance(input_spec, dict):
+            self._check_dict(input_spec)
+        else:
+            _image_axes(self, input_spec)
+        return {}, {}
+
+    def apply(self, params, state, inputs, *, training=False, rng=None):
+        if not isinstance(inputs, dict):
+            x = jnp.asarray(inputs)
+            _image_axes(self, x)
+            return self._images(x), state
+        self._check_dict(inputs)
+        out = {k: jax.tree.map(jnp.asarray, v) for k, v in inputs.items()}
+        images = out["images"]
+        ha, wa = _image_axes(self, images)
+        out["images"] = self._images(images)
+        if "segmentation_masks" in out:
+            out["segmentation_masks"] = self._masks(out["segmentation_masks"])
+        if "bounding_boxes" in out:
+            boxes = dict(out["bounding_boxes"])
+            fmt = self.bounding_box_format.lower()
+            height, width = images.shape[ha], images.shape[wa]
+            xyxy = bbox.convert_format(boxes["boxes"], fmt, "xyxy", height, width)
+            moved = self._move_boxes(xyxy, boxes["boxes"].astype(jnp.float32), height, width)
+            moved["labels"] = boxes["labels"]
+            clipped = bbox.clip_to_image_size(moved, self.height, self.width, "xyxy")
+            xyxy = clipped["boxes"]
+            if "empty" in moved:  # Resizing: all -1 or all 0 input boxes become zeros
+                xyxy = jnp.where(moved["empty"][..., None], 0.0, xyxy)
+            boxes["boxes"] = bbox.convert_format(xyxy, "xyxy", fmt, self.height, self.width)
+            boxes["labels"] = clipped["labels"]
+            out["bounding_boxes"] = boxes
+        return out, state
+
+    def _images(self, x):
+        raise NotImplementedError
+
+    def _masks(self, masks):
+        raise NotImplementedError
+
+    def _move_boxes(self, xyxy, original, height, width):
+        """`{"boxes": ...}`: "xyxy" boxes of a `height` x `width` image moved to the output."""
+        raise NotImplementedError
+
+    def get_config(self):
+        config = {**super().get_config(), "data_format": self.data_format}
+        if self.bounding_box_format is not None:  # as Keras: written only when set
+            config["bounding_box_format"] = self.bounding_box_format
+        return config
+
+
+class Resizing(_ImageDictLayer):
     """Resizes images to `(height, width)`.
+
+    Dict inputs `{"images": ..., "labels": ..., "bounding_boxes": {"boxes": ..., "labels": ...},
+    "segmentation_masks": ...}` (Keras's form) resize their masks too (nearest neighbour, dtype
+    kept) and move the boxes (given in `bounding_box_format`; float32, clipped to the output,
+    label -1 for boxes left with no area, all-zero or all -1 boxes become zeros); labels pass.
 
     Args:
         height, width: the output size.
@@ -567,10 +667,12 @@ class Resizing(Layer):
         fill_value: the value of padded areas.
         antialias: low-pass filter when downsampling.
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: the format of the boxes of dict inputs (`"xyxy"`, `"yxyx"`,
+            `"xywh"`, `"center_xywh"`, `"center_yxhw"`, `"rel_..."`), or None.
 
     Input shape:
         `(batch, height, width, channels)` or one image `(height, width, channels)`
-        (channels first: `(..., channels, height, width)`).
+        (channels first: `(..., channels, height, width)`), or a dict as above.
 
     Output shape:
         The same with the target height and width; integer images stay integer (rounded).
@@ -578,7 +680,7 @@ class Resizing(Layer):
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
-                 antialias=False, data_format=None, **kwargs):
+                 antialias=False, data_format=None, bounding_box_format=None, **kwargs):
         super().__init__(**kwargs)
         self.height = _positive_int("Resizing", "height", height)
         self.width = _positive_int("Resizing", "width", width)
@@ -598,72 +700,117 @@ class Resizing(Layer):
         self.fill_value = fill_value
         self.antialias = bool(antialias)
         self.data_format = _standardize_data_format(self, data_format)
+        self.bounding_box_format = _box_format(self, bounding_box_format)
 
-    def init(self, rng, input_spec):
-        _image_axes(self, input_spec)
-        return {}, {}
-
-    def apply(self, params, state, inputs, *, training=False, rng=None):
-        x = jnp.asarray(inputs)
-        _image_axes(self, x)
+    def _resize(self, x, interpolation):
         floating = jnp.issubdtype(x.dtype, jnp.floating)
-        y = image_ops.resize(x if floating else x.astype(self.compute_dtype), (self.height, self.width),
-                             interpolation=self.interpolation, antialias=self.antialias,
+        x_in = x if floating else x.astype(self.compute_dtype)
+        y = image_ops.resize(x_in, (self.height, self.width),
+                             interpolation=interpolation, antialias=self.antialias,
                              crop_to_aspect_ratio=self.crop_to_aspect_ratio,
                              pad_to_aspect_ratio=self.pad_to_aspect_ratio,
                              fill_mode=self.fill_mode, fill_value=self.fill_value,
                              data_format=self.data_format)
         if y.dtype != x.dtype:
             y = _saturate_cast(jnp.round(y) if not floating else y, x.dtype)
-        return y, state
+        return y
+
+    def _images(self, x):
+        return self._resize(x, self.interpolation)
+
+    def _masks(self, masks):
+        return self._resize(masks, "nearest")
+
+    def _move_boxes(self, xyxy, original, height, width):
+        empty = jnp.all(original == -1, axis=-1) | jnp.all(original == 0, axis=-1)
+        x1, y1, x2, y2 = (xyxy[..., i] for i in range(4))
+        if self.pad_to_aspect_ratio:
+            r = min(self.height / height, self.width / width)
+            top, left = (self.height - height * r) // 2, (self.width - width * r) // 2
+            sx = sy = r
+            dx, dy = left, top
+        elif self.crop_to_aspect_ratio:
+            source, target = width / height, self.width / self.height
+            new_w = self.height * source if source > target else float(self.width)
+            new_h = float(self.height) if source > target else self.width / source
+            sx, sy = new_w / width, new_h / height
+            dx, dy = -((new_w - self.width) // 2), -((new_h - self.height) // 2)
+        else:
+            sx, sy, dx, dy = self.width / width, self.height / height, 0.0, 0.0
+        boxes = jnp.stack([x1 * sx + dx, y1 * sy + dy, x2 * sx + dx, y2 * sy + dy], axis=-1)
+        return {"boxes": boxes, "empty": empty}
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
                 "interpolation": self.interpolation,
                 "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
                 "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
-                "fill_value": self.fill_value, "antialias": self.antialias,
-                "data_format": self.data_format}
+                "fill_value": self.fill_value, "antialias": self.antialias}
 
 
-class CenterCrop(Layer):
+class CenterCrop(_ImageDictLayer):
     """Crops the central `(height, width)` window of images; an image smaller than that is
     first cropped to the target aspect ratio and resized (bilinear), as Keras does.
+
+    Dict inputs `{"images": ..., "labels": ..., "bounding_boxes": {"boxes": ..., "labels": ...},
+    "segmentation_masks": ...}` (Keras's form) crop their masks as the images (as Keras: in the
+    layer's dtype, resized bilinearly when upscaled) and move the boxes (given in
+    `bounding_box_format`; float32, clipped to the crop, label -1 for boxes left with no area);
+    labels pass.
 
     Args:
         height, width: the output size.
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: the format of the boxes of dict inputs (see Resizing), or None.
 
     Input shape:
         `(batch, height, width, channels)` or one image `(height, width, channels)`
-        (channels first: `(..., channels, height, width)`).
+        (channels first: `(..., channels, height, width)`), or a dict as above.
 
     Output shape:
         The same with the target height and width, in the layer's dtype.
     """
 
-    def __init__(self, height, width, data_format=None, **kwargs):
+    def __init__(self, height, width, data_format=None, bounding_box_format=None, **kwargs):
         super().__init__(**kwargs)
         self.height = _positive_int("CenterCrop", "height", height)
         self.width = _positive_int("CenterCrop", "width", width)
         self.data_format = _standardize_data_format(self, data_format)
+        self.bounding_box_format = _box_format(self, bounding_box_format)
 
-    def init(self, rng, input_spec):
-        _image_axes(self, input_spec)
-        return {}, {}
-
-    def apply(self, params, state, inputs, *, training=False, rng=None):
-        x = jnp.asarray(inputs).astype(self.compute_dtype)
+    def _images(self, x):
+        x = x.astype(self.compute_dtype)
         h_axis, w_axis = _image_axes(self, x)
         h, w = x.shape[h_axis], x.shape[w_axis]
         if h >= self.height and w >= self.width:
             top, left = (h - self.height) // 2, (w - self.width) // 2
             x = jax.lax.slice_in_dim(x, top, top + self.height, axis=h_axis)
-            return jax.lax.slice_in_dim(x, left, left + self.width, axis=w_axis), state
+            return jax.lax.slice_in_dim(x, left, left + self.width, axis=w_axis)
         y = image_ops.resize(x, (self.height, self.width), interpolation="bilinear",
                              crop_to_aspect_ratio=True, data_format=self.data_format)
-        return y.astype(self.compute_dtype), state
+        return y.astype(self.compute_dtype)
+
+    def _masks(self, masks):
+        return self._images(masks)  # as Keras: the images' transformation
+
+    def _move_boxes(self, xyxy, original, height, width):
+        if height >= self.height and width >= self.width:
+            top, left = int((height - self.height) / 2), int((width - self.width) / 2)
+            crop_h, crop_w = self.height, self.width
+        else:
+            crop_h = max(min(height, int(float(width * self.height) / self.width)), 1)
+            crop_w = max(min(width, int(float(height * self.width) / self.height)), 1)
+            top, left = int(float(height - crop_h) / 2), int(float(width - crop_w) / 2)
+        x1, y1, x2, y2 = (xyxy[..., i] for i in range(4))
+        sx, sy = self.width / crop_w, self.height / crop_h
+
+        def cx(v):
+            return (jnp.clip(v, left, left + crop_w) - left) * sx
+
+        def cy(v):
+            return (jnp.clip(v, top, top + crop_h) - top) * sy
+
+        return {"boxes": jnp.stack([cx(x1), cy(y1), cx(x2), cy(y2)], axis=-1)}
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width,
-                "data_format": self.data_format}
+        return {**super().get_config(), "height": self.height, "width": self.width}

@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from .. import regularizers
+from .. import _settings, regularizers
 from ._base import Layer, shape_str
 
 
@@ -145,7 +145,7 @@ def _seeded(rng, seed):
 
 def _standardize_data_format(layer: Layer, data_format: Any) -> str:
     if data_format is None:
-        return "channels_last"
+        return _settings.IMAGE_DATA_FORMAT  # kerasx.config.image_data_format()
     df = data_format.lower() if isinstance(data_format, str) else data_format
     if df not in ("channels_last", "channels_first"):
         raise ValueError(

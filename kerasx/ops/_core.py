@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _settings
+
 FLOATX = "float32"  # Keras's default float dtype (kerasx has no dtype policy module yet)
 
 _SCALARS = (int, float, complex, bool, str, type(None))
@@ -95,7 +97,7 @@ def standardize_dtype(dtype) -> str:
     64-bit dtypes become their 32-bit counterparts unless JAX runs with x64 enabled.
     """
     if dtype is None:
-        return FLOATX
+        return _settings.FLOATX
     if dtype in _PY_TYPES:
         return _PY_TYPES[dtype]
     if hasattr(dtype, "name") and isinstance(dtype.name, str) and not isinstance(dtype, type):
@@ -139,11 +141,11 @@ def result_type(*dtypes) -> str:
     floatx.
     """
     if not dtypes:
-        return FLOATX
+        return _settings.FLOATX
     args = []
     for d in dtypes:
         if d is None:
-            args.append(jnp.dtype(FLOATX))
+            args.append(jnp.dtype(_settings.FLOATX))
         elif d in (int, float, complex) or isinstance(d, (int, float, complex)):
             args.append(d)
         elif d is bool:
@@ -165,7 +167,7 @@ def _to_float(x):
     """Casts an int or bool tensor to floatx (floats and complex unchanged)."""
     if jnp.issubdtype(x.dtype, jnp.inexact):
         return x
-    return x.astype(FLOATX)
+    return x.astype(_settings.FLOATX)
 
 
 # ---------------------------------------------------------------------------- argument checks

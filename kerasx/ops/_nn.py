@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _settings
 from ._core import FLOATX
 from ._core import _canonical_axis
 from ._core import _check_axis
@@ -192,7 +193,7 @@ def polar(abs_, angle):
 # ---------------------------------------------------------------------------- conv and pooling
 def _data_format(opname, data_format):
     if data_format is None:
-        return "channels_last"
+        return _settings.IMAGE_DATA_FORMAT  # kerasx.config.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"{opname}: `data_format` must be 'channels_last' or "
                          f"'channels_first'. Received: data_format={data_format!r}")
@@ -572,7 +573,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     num_classes = _check_int("ops.one_hot", num_classes, "num_classes", minimum=0)
     _canonical_axis("ops.one_hot", axis, x.ndim + 1)
     return jax.nn.one_hot(x, num_classes, axis=axis,
-                          dtype=_dtype_arg("ops.one_hot", dtype, FLOATX))
+                          dtype=_dtype_arg("ops.one_hot", dtype, _settings.FLOATX))
 
 
 @keras_op
@@ -592,7 +593,7 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
                          "dense.")
     x = _tensor(inputs).astype("int32")
     encoded = jax.nn.one_hot(x, num_classes, axis=axis,
-                             dtype=_dtype_arg("ops.multi_hot", dtype, FLOATX))
+                             dtype=_dtype_arg("ops.multi_hot", dtype, _settings.FLOATX))
     return jnp.max(encoded, axis=1 if x.ndim > 1 else 0)
 
 
@@ -608,7 +609,7 @@ def binary_crossentropy(target, output, from_logits=False):
     if from_logits:
         return -target * jax.nn.log_sigmoid(output) - (1.0 - target) * jax.nn.log_sigmoid(
             -output)
-    output = jnp.clip(output, EPSILON, 1.0 - EPSILON)
+    output = jnp.clip(output, _settings.EPSILON, 1.0 - _settings.EPSILON)
     return -(target * jnp.log(output) + (1.0 - target) * jnp.log(1.0 - output))
 
 
@@ -616,7 +617,7 @@ def _log_probs(output, from_logits, axis):
     if from_logits:
         return jax.nn.log_softmax(output, axis=axis)
     output = output / jnp.sum(output, axis=axis, keepdims=True)
-    return jnp.log(jnp.clip(output, EPSILON, 1.0 - EPSILON))
+    return jnp.log(jnp.clip(output, _settings.EPSILON, 1.0 - _settings.EPSILON))
 
 
 @keras_op
@@ -652,7 +653,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
                          f"target.shape={target.shape}, output.shape={output.shape}")
     log_probs = _log_probs(output, from_logits, axis)
     # a floatx one-hot, as Keras: float16 outputs give a float32 loss
-    onehot = jax.nn.one_hot(target, output.shape[axis], axis=axis, dtype=FLOATX)
+    onehot = jax.nn.one_hot(target, output.shape[axis], axis=axis, dtype=_settings.FLOATX)
     return -jnp.sum(onehot * log_probs, axis=axis)
 
 
@@ -727,7 +728,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
                          "`ops.rms_normalization`.")
     if kwargs:
         raise TypeError(f"ops.layer_normalization: unexpected arguments {sorted(kwargs)}")
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _settings.EPSILON if epsilon is None else epsilon
     x = _tensor(x)
     orig = x.dtype
     x = x.astype(result_type(orig, "float32"))
@@ -757,7 +758,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 @keras_op
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     """`x / sqrt(mean(x**2, axis) + epsilon) * scale`, computed in at least float32."""
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _settings.EPSILON if epsilon is None else epsilon
     x = _tensor(x)
     orig = x.dtype
     x = x.astype(result_type(orig, "float32"))
@@ -775,7 +776,7 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     """`x` divided by its `order`-norm along `axis` (at least `epsilon`)."""
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise ValueError(f"ops.normalize: `order` must be an int >= 1. Received: order={order!r}")
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _settings.EPSILON if epsilon is None else epsilon
     x = _tensor(x)
     if x.ndim == 0:
         x = x[None]

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _settings
 from ._core import FLOATX
 from ._core import _check_axis
 from ._core import _check_broadcast
@@ -144,7 +145,7 @@ def round(x, decimals=0):
     decimals = _check_int("ops.round", decimals, "decimals")
     if jnp.issubdtype(x.dtype, jnp.integer) and decimals < 0:
         factor = 10.0 ** decimals
-        return (jnp.round(x.astype(FLOATX) * factor) / factor).astype(x.dtype)
+        return (jnp.round(x.astype(_settings.FLOATX) * factor) / factor).astype(x.dtype)
     return jnp.round(x, decimals=decimals)
 
 
@@ -447,7 +448,7 @@ def _quantile_like(name, impl, doc):
             raise ValueError(f"{opname}: `method` must be one of {methods}. "
                              f"Received: method={method!r}")
         if not jnp.issubdtype(x.dtype, jnp.inexact):
-            x = x.astype(FLOATX)
+            x = x.astype(_settings.FLOATX)
         return impl(x, q, axis=axis, method=method, keepdims=keepdims)
 
     return _make(name, op, doc)
@@ -468,7 +469,7 @@ def _shape_dtype_creation(name, impl, doc):
 
     def op(shape, dtype=None):
         shape = _check_shape_arg(opname, shape)
-        return impl(shape, dtype=_dtype_arg(opname, dtype, FLOATX))
+        return impl(shape, dtype=_dtype_arg(opname, dtype, _settings.FLOATX))
 
     return _make(name, op, doc)
 
@@ -499,7 +500,7 @@ empty_like = _like_creation("empty_like", jnp.empty_like,
 def full(shape, fill_value, dtype=None):
     """A tensor of `shape` filled with `fill_value` (dtype default: floatx)."""
     shape = _check_shape_arg("ops.full", shape)
-    return jnp.full(shape, fill_value, dtype=_dtype_arg("ops.full", dtype, FLOATX))
+    return jnp.full(shape, fill_value, dtype=_dtype_arg("ops.full", dtype, _settings.FLOATX))
 
 
 @keras_op
@@ -547,20 +548,20 @@ def eye(N, M=None, k=0, dtype=None):
         if isinstance(v, float) or (hasattr(v, "dtype") and jnp.issubdtype(v.dtype,
                                                                             jnp.floating)):
             raise TypeError(f"ops.eye: `{arg}` must be an integer. Received: {arg}={v!r}")
-    return jnp.eye(N, M=M, k=k, dtype=_dtype_arg("ops.eye", dtype, FLOATX))
+    return jnp.eye(N, M=M, k=k, dtype=_dtype_arg("ops.eye", dtype, _settings.FLOATX))
 
 
 @keras_op
 def identity(n, dtype=None):
     """The `n x n` identity matrix (dtype default: floatx)."""
     n = _check_int("ops.identity", n, "n", minimum=0)
-    return jnp.identity(n, dtype=_dtype_arg("ops.identity", dtype, FLOATX))
+    return jnp.identity(n, dtype=_dtype_arg("ops.identity", dtype, _settings.FLOATX))
 
 
 @keras_op
 def tri(N, M=None, k=0, dtype=None):
     """Ones at and below the `k`-th diagonal of an `N x M` matrix (default floatx)."""
-    return jnp.tri(N, M=M, k=k, dtype=_dtype_arg("ops.tri", dtype, FLOATX))
+    return jnp.tri(N, M=M, k=k, dtype=_dtype_arg("ops.tri", dtype, _settings.FLOATX))
 
 
 @keras_op
@@ -589,7 +590,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 def _window(name, impl, doc):
     def op(x):
-        return impl(int(x)).astype(FLOATX)
+        return impl(int(x)).astype(_settings.FLOATX)
 
     return _make(name, op, doc)
 
@@ -603,7 +604,7 @@ hanning = _window("hanning", jnp.hanning, "The Hann window of `x` points.")
 @keras_op
 def kaiser(x, beta):
     """The Kaiser window of `x` points with shape parameter `beta`."""
-    return jnp.kaiser(int(x), beta).astype(FLOATX)
+    return jnp.kaiser(int(x), beta).astype(_settings.FLOATX)
 
 
 @keras_op
@@ -1256,7 +1257,7 @@ def correlate(x1, x2, mode="valid"):
                          f"Received: mode={mode!r}")
     dt = result_type(x1.dtype, x2.dtype)
     if not jnp.issubdtype(dt, jnp.inexact):
-        dt = FLOATX
+        dt = _settings.FLOATX
     return jnp.correlate(x1.astype(dt), x2.astype(dt), mode=mode)
 
 

@@ -21,7 +21,7 @@ from ._serialization import deserialize as deserialize
 from ._serialization import deserialize_keras_object as deserialize_keras_object
 from ._serialization import serialize as serialize
 from ._serialization import serialize_keras_object as serialize_keras_object
-from . import _files, _keras_format
+from . import _files, _keras_format, _orbax
 
 
 def save_model(model, filepath, overwrite: bool = True) -> None:
@@ -34,7 +34,10 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
 
 def load_model(filepath, custom_objects=None, compile: bool = True):
     """Loads a model saved by `save_model`: a `.keras` archive (written by kerasx or by Keras 3,
-    for the layers kerasx has) or a kerasx file (whatever its suffix)."""
+    for the layers kerasx has), a kerasx file (whatever its suffix), or an orbax checkpoint
+    directory written by `OrbaxCheckpoint` (kerasx's or Keras 3's; its latest step)."""
+    if _orbax.is_orbax_checkpoint(filepath):
+        return _orbax.load_model(filepath, custom_objects=custom_objects, compile=compile)
     if _keras_format.is_keras_model_path(filepath) and not _keras_format.is_kerasx_file(filepath):
         return _keras_format.load_model(filepath, custom_objects=custom_objects, compile=compile)
     return _files.load_model(filepath, custom_objects=custom_objects, compile=compile)
@@ -54,9 +57,33 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
 def load_weights(model, filepath) -> None:
     """Loads weights into a model, all or nothing: from a Keras `.weights.h5` file or `.keras`
-    archive (written by kerasx or Keras 3), or from a kerasx weights file (whatever its
-    suffix)."""
+    archive (written by kerasx or Keras 3), from a kerasx weights file (whatever its
+    suffix), or from an orbax checkpoint directory (`OrbaxCheckpoint`'s)."""
+    if _orbax.is_orbax_checkpoint(filepath):
+        return _orbax.load_weights(model, filepath)
     if (_keras_format.is_keras_weights_path(filepath) or _keras_format.is_keras_model_path(
             filepath)) and not _keras_format.is_kerasx_file(filepath):
         return _keras_format.load_weights(model, filepath)
     return _files.load_weights(model, filepath)
+
+
+def is_unsafe_deserialization_enabled() -> bool:
+    """Whether `kerasx.config.enable_unsafe_deserialization()` was called."""
+    from .. import _settings
+    return _settings.UNSAFE_DESERIALIZATION
+
+
+# `CustomObjectScope` lives with kerasx.utils (which imports kerasx.layers, which import this
+# package): exposed here when first asked for.
+_FROM_UTILS = ("CustomObjectScope", "custom_object_scope")
+
+
+def __getattr__(name):
+    if name in _FROM_UTILS:
+        from ..utils import _misc
+        return getattr(_misc, name)
+    raise AttributeError(f"module 'kerasx.saving' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_FROM_UTILS))

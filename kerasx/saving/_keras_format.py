@@ -16,6 +16,19 @@ Sequential model, Keras's graph order (by depth from the inputs, then first use)
 functional one, which is computed here from the kerasx graph, so that a model and its Keras
 twin address every weight by the same path.
 
+Layers that hold sublayers, and subclassed layers and models, follow Keras's walk over object
+attributes (`saving_lib._walk_saveable`): a sublayer held by an attribute is named by it, in a
+list or dict by its class (as above), each object written once, where the walk first meets it:
+
+    layers/lstm/cell/vars/0, 1, 2                       LSTM: its cell's kernel, ...
+    layers/rnn/cell/cells/gru_cell/vars/...             RNN of a list of cells (StackedRNNCells)
+    layers/bidirectional/forward_layer/cell/vars/...    Bidirectional (and backward_layer)
+    layers/time_distributed/layer/vars/...              TimeDistributed, SpectralNormalization
+    layers/multi_head_attention/query_dense/vars/...    MultiHeadAttention (GroupQueryAttention:
+                                                        `_query_dense`, ..., `_output_dense`)
+    block/proj/vars/..., block/stack/dense_1/vars/...   a subclassed model's `self.block`, its
+                                                        `self.proj` and `self.stack = [...]`
+
 A `.keras` file is a zip archive (stored, not compressed) of `config.json` (the model config
 with its `compile_config`), `metadata.json` and `model.weights.h5` (the layout above).
 
@@ -36,6 +49,9 @@ import jax
 import numpy as np
 
 from . import _files
+from ._files import tree_get as _get
+from ._files import tree_set as _set
+from ..distribution._placement import host_array
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
@@ -130,7 +146,8 @@ def _keras_graph_order(model):
 
 
 def _keras_layer_items(model):
-    """`(kerasx key, layer)` pairs of a model's layers in the order of Keras's `model.layers`."""
+    """`(kerasx key, layer)` pairs of a Sequential or functional model's layers in the order of
+    Keras's `model.layers`."""
     from ..models._functional import Functional
     from ..models._sequential import Sequential
 
@@ -144,41 +161,137 @@ def _keras_layer_items(model):
             raise ValueError(f"Model '{model.name}': its layers do not match its graph; cannot "
                              "lay it out as Keras does.")
         return [(key_of[id(layer)], layer) for layer in ordered]
-    raise NotImplementedError(
-        f"Model '{model.name}' ({type(model).__name__}) is a subclassed model; the Keras file "
-        "formats (`.keras`, `.weights.h5`) are supported for Sequential and functional models "
-        "only. Save it in kerasx's own format (`.kerasx`, `.weights.safetensors`) instead.")
+    return items
+
+
+# The class names Keras's own classes have where kerasx's differ (a path segment is the
+# snake-case of the class name inside lists, and at the top of Sequential/functional models).
+_KERAS_CLASS_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
+# Keras's attribute names for sublayers that kerasx holds under other names, per kerasx
+# class: Keras's MultiHeadAttention is walked through its public properties (`query_dense`:
+# the walk visits public names first and every object once), and both attention layers keep
+# their output projection as `_output_dense`.
+_KERAS_ATTRIBUTES = {
+    "MultiHeadAttention": {"_query_dense": "query_dense", "_key_dense": "key_dense",
+                           "_value_dense": "value_dense",
+                           "_attention_output_dense": "output_dense"},
+    "GroupQueryAttention": {"_attention_output_dense": "_output_dense"}}
+
+
+def _keras_class_name(layer) -> str:
+    from .. import layers as kerasx_layers
+
+    name = type(layer).__name__
+    if getattr(kerasx_layers, name, None) is type(layer):
+        return _KERAS_CLASS_NAMES.get(name, name)
+    return name
+
+
+def _name_key(name: str) -> str:
+    """Keras's walk order of attribute names: public names (sorted), then private ones."""
+    return f"~{name}" if name.startswith("_") else name
+
+
+def _keras_children(layer):
+    """`(attribute name, value)` pairs through which Keras's saving walk (`_walk_saveable`)
+    reaches the sublayers of `layer`, in its order: a Sequential or functional model's
+    `layers` (in Keras's order); for any other layer, the attributes that hold layers or
+    containers of layers (public names first, each sorted), and for a subclassed model also
+    its `layers` property, in its place among the public names."""
+    from ..models._functional import Functional
+    from ..models._model import Model
+    from ..models._sequential import Sequential
+
+    if isinstance(layer, (Sequential, Functional)):
+        return [("layers", [sub for _, sub in _keras_layer_items(layer)])]
+    attrs = dict(layer.__dict__.get("_tracked", {}))
+    renames = {}
+    for cls in type(layer).__mro__:
+        if cls.__module__.startswith("kerasx."):
+            renames = _KERAS_ATTRIBUTES.get(cls.__name__, {})
+            break
+    attrs = {renames.get(k, k): v for k, v in attrs.items()}
+    if isinstance(layer, Model) and "layers" not in attrs:
+        attrs["layers"] = [sub for _, sub in layer._sublayer_items()]
+    return sorted(attrs.items(), key=lambda item: _name_key(item[0]))
+
+
+def _own_entries(layer, tree_path):
+    """`[(collection, tree path)]` of the variables Keras saves as the layer's own (its
+    `vars` group), in Keras's order. A SpectralNormalization also tracks its wrapped layer's
+    kernel as its own: `[kernel, vector_u]`."""
+    from ..layers._normalization import SpectralNormalization
+
+    own = [(c, tree_path + (k,)) for c, k in layer.weight_names()]
+    if isinstance(layer, SpectralNormalization):
+        key = layer._key()
+        names = [k for c, k in layer.layer.weight_names() if c == "params"]
+        kernel = next((k for k in ("kernel", "embeddings") if k in names), None)
+        if kernel is not None:
+            own = [("params", tree_path + (key, kernel))] + own
+    return own
 
 
 def keras_layout(model):
-    """`[(h5 path, layer, kerasx tree path)]` for the model and every layer in it, in Keras's
-    order: the H5 group of each (`<h5 path>/vars`), and where its weights sit in the model's
-    params/state pytrees (`tree path + (weight key,)`)."""
-    from ..models._model import Model
+    """`[(h5 path, layer, [(collection, tree path)])]` for the model and every layer in it, in
+    the order of Keras's saving walk: the H5 group of each (`<h5 path>/vars`) and where the
+    variables that group holds sit in the model's params/state pytrees.
 
-    out = []
+    It follows Keras's `saving_lib._walk_saveable`: a layer reached through an attribute is
+    named by the attribute (`cell`, `forward_layer`, `layer`, `query_dense`, ...; a
+    subclassed layer's `self.dense` is `dense`); a layer in a list, tuple or dict (a model's
+    `layers`, `StackedRNNCells.cells`, a list attribute of a subclassed layer) by the
+    snake-case of its class name made unique in that container (`dense`, `dense_1`), a nested
+    container as `container`; each layer once, where the walk first meets it. A layer with
+    weights that the walk cannot reach (held by no attribute) is a NotImplementedError."""
+    from ..layers import _tree
+    from ..layers._base import Layer
+
+    out, visited = [], set()
+
+    def join(path, name):
+        return f"{path}/{name}" if path else name
 
     def visit(layer, h5_path, tree_path):
-        out.append((h5_path, layer, tree_path))
-        if isinstance(layer, Model):
-            used = {}
-            for key, sub in _keras_layer_items(layer):
-                name = snake_case(type(sub).__name__)
-                if name in used:
-                    used[name] += 1
-                    name = f"{name}_{used[name]}"
-                else:
-                    used[name] = 0
-                visit(sub, f"{h5_path}/layers/{name}".lstrip("/"), tree_path + (key,))
-        elif layer._sublayer_items():
-            raise NotImplementedError(
-                f"Layer '{layer.name}' ({type(layer).__name__}) holds sublayers "
-                f"({', '.join(k for k, _ in layer._sublayer_items())}); the Keras file formats "
-                "are supported for models of layers without sublayers (and nested Sequential "
-                "or functional models). Save it in kerasx's own format (`.kerasx`, "
-                "`.weights.safetensors`) instead.")
+        if id(layer) in visited:
+            return
+        visited.add(id(layer))
+        out.append((h5_path, layer, _own_entries(layer, tree_path)))
+        key_of = {id(sub): key for key, sub in layer._sublayer_items()}
+        for attr, value in _keras_children(layer):
+            visit_value(value, join(h5_path, attr), key_of, tree_path, set())
+
+    def visit_value(value, h5_path, key_of, tree_path, containers):
+        if isinstance(value, Layer):
+            if id(value) in key_of:
+                visit(value, h5_path, tree_path + (key_of[id(value)],))
+            return
+        if not isinstance(value, (list, tuple, dict)) or id(value) in containers:
+            return
+        containers.add(id(value))
+        used = {}
+        for item in (value.values() if isinstance(value, dict) else value):
+            if isinstance(item, Layer):
+                name = snake_case(_keras_class_name(item))
+            elif isinstance(item, (list, tuple, dict)):
+                name = "container"
+            else:
+                continue
+            if name in used:
+                used[name] += 1
+                name = f"{name}_{used[name]}"
+            else:
+                used[name] = 0
+            visit_value(item, join(h5_path, name), key_of, tree_path, containers)
 
     visit(model, "", ())
+    for path, layer, _ in _tree.walk(model):
+        if id(layer) not in visited and _tree.weight_paths(layer):
+            raise NotImplementedError(
+                f"Layer '{'/'.join((model.name,) + path)}' ({type(layer).__name__}) holds "
+                "weights that Keras's file layout has no place for: it is not an attribute of "
+                "the layer that holds it, nor in a list or dict attribute. Save the model in "
+                "kerasx's own format (`.kerasx`, `.weights.safetensors`) instead.")
     return out
 
 
@@ -189,17 +302,8 @@ def _group(h5_path: str) -> str:
 def _weight_arrays(model):
     """`[(h5 path, layer name, [arrays])]` for the model, in Keras's layout."""
     trees = dict(zip(("params", "state"), model._trees()))
-    out = []
-    for h5_path, layer, tree_path in keras_layout(model):
-        arrays = [np.asarray(_get(trees[c], tree_path + (k,))) for c, k in layer.weight_names()]
-        out.append((h5_path, layer.name, arrays))
-    return out
-
-
-def _get(tree, path):
-    for p in path:
-        tree = tree[p]
-    return tree
+    return [(h5_path, layer.name, [host_array(_get(trees[c], p)) for c, p in entries])
+            for h5_path, layer, entries in keras_layout(model)]
 
 
 # ---------------------------------------------------------------------------- writing HDF5
@@ -291,24 +395,50 @@ def _read_h5(source, filepath: str):
     return groups
 
 
+def _template(model):
+    """The model's `(params, state)` as trees of arrays or shape structs (allocating nothing
+    for a model that is not built yet)."""
+    if model.built:
+        return model._trees()
+    from ..models._model import _spec_from_shapes
+
+    spec = _spec_from_shapes(model._input_spec_shapes(), model._input_dtypes())
+    return jax.eval_shape(lambda key: model.init(key, spec), jax.random.key(0))
+
+
 def _flat_weights(model, groups, filepath: str):
     """The file's weights as `{"params/<kerasx path>": array, "state/...": ...}` (the keys of
     `_files.flatten_tree`), after checking that every layer's group holds as many weights as
-    the layer has and that the file holds no weights the model lacks."""
+    the layer has, each of the shape the layer needs, and that the file holds no weights the
+    model lacks. Errors name the file, the layer and the H5 path."""
     tensors, used = {}, set()
-    for h5_path, layer, tree_path in keras_layout(model):
-        names = layer.weight_names()
+    trees = dict(zip(("params", "state"), _template(model)))
+    for h5_path, layer, entries in keras_layout(model):
         _, values = groups.get(h5_path, (None, {}))
         used.add(h5_path)
         where = f"'{_group(h5_path)}'"
-        if len(values) != len(names) or any(str(i) not in values for i in range(len(names))):
+        if len(values) != len(entries) or any(str(i) not in values for i in range(len(entries))):
             raise ValueError(
                 f"'{filepath}': layer '{layer.name}' ({type(layer).__name__}) has "
-                f"{len(names)} weights, but the file's group {where} holds {len(values)} "
+                f"{len(entries)} weights, but the file's group {where} holds {len(values)} "
                 f"({', '.join(sorted(values)) or 'none'}). It was saved from a model of another "
                 "architecture.")
-        for i, (c, k) in enumerate(names):
-            tensors[f"{c}/" + "/".join(tree_path + (k,))] = values[str(i)]
+        for i, (c, p) in enumerate(entries):
+            value = values[str(i)]
+            expected = tuple(_get(trees[c], p).shape)
+            if tuple(np.shape(value)) != expected:
+                raise ValueError(
+                    f"'{filepath}': layer '{layer.name}' ({type(layer).__name__}) expects its "
+                    f"weight '{p[-1]}' with shape {expected}, but the file's "
+                    f"'{_group(h5_path)}/{i}' has shape {tuple(np.shape(value))}. It was saved "
+                    "from a model of another architecture.")
+            tensors[f"{c}/" + "/".join(p)] = value
+    # layer state that Keras does not save (a stateful RNN's carried states): kept as it is,
+    # zeros in a model built from the file
+    for path, leaf in jax.tree_util.tree_flatten_with_path(trees["state"])[0]:
+        key = f"state/{_files._path_str(path)}"
+        if key not in tensors:
+            tensors[key] = np.asarray(leaf) if model.built else np.zeros(leaf.shape, leaf.dtype)
     extra = sorted(p for p, (_, values) in groups.items()
                    if p not in used and values and p.split("/")[0] != "optimizer")
     if extra:
@@ -471,10 +601,30 @@ def _slot_layout(optimizer):
 def _trainable_paths(model):
     """Tree paths of the weights Keras's `model.trainable_variables` lists, in its order."""
     from ..layers import _tree
+    from ..models._functional import Functional
+    from ..models._sequential import Sequential
 
     trainable_of = {id(layer): t for _, layer, t in _tree.walk(model)}
-    return [tree_path + (k,) for _, layer, tree_path in keras_layout(model)
-            for c, k in layer.weight_names() if c == "params" and trainable_of[id(layer)]]
+    out = []
+
+    def visit(layer, path):
+        # Keras: a Sequential/functional model's layers in `model.layers` order; any other
+        # layer's own weights, then its sublayers' (kerasx's `weight_paths` order)
+        if isinstance(layer, (Sequential, Functional)):
+            for key, sub in _keras_layer_items(layer):
+                visit(sub, path + (key,))
+            return
+        if getattr(layer, "_keras_weight_order", None) is not None:  # SpectralNormalization
+            out.extend(p for c, p, owner in _tree.weight_paths(layer, path)
+                       if c == "params" and trainable_of[id(owner)])
+            return
+        out.extend(path + (k,) for c, k in layer.weight_names()
+                   if c == "params" and trainable_of[id(layer)])
+        for key, sub in layer._sublayer_items():
+            visit(sub, path + (key,))
+
+    visit(model, ())
+    return out
 
 
 def _find_optimizer_state(opt_state):
@@ -564,14 +714,6 @@ def _restore_optimizer(model, values, filepath: str) -> None:
         is_leaf=lambda x: isinstance(x, OptimizerState)))
 
 
-def _set(tree, path, value):
-    if not path:
-        return value
-    out = dict(tree)
-    out[path[0]] = _set(tree[path[0]], path[1:], value)
-    return out
-
-
 # ---------------------------------------------------------------------------- whole models
 def save_model(model, filepath, overwrite: bool = True) -> None:
     """Writes the model as a Keras 3 `.keras` archive (atomically): `config.json` (its config and
@@ -589,6 +731,9 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
     model._ensure_built()
     keras_layout(model)  # fails early for what the format cannot hold
     config = to_keras_config(saving.serialize(model))
+    if _is_subclassed_model(model) and "build_config" not in config:
+        # Keras builds a subclassed model from this before it loads the weights
+        config["build_config"] = {"input_shape": _as_lists(model._input_spec_shapes())}
     compile_config = _keras_compile_config(model)
     optimizer_vars = None
     if compile_config is not None:
@@ -602,6 +747,31 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
         z.writestr(_CONFIG, json.dumps(config, default=_json_default))
         z.writestr(_WEIGHTS, _h5_bytes(model, optimizer_vars))
     _files.write_atomic(filepath, buffer.getvalue())
+
+
+def _is_subclassed_model(model) -> bool:
+    from ..models._functional import Functional
+    from ..models._sequential import Sequential
+
+    return not isinstance(model, (Sequential, Functional))
+
+
+def _as_lists(shapes):
+    """Input shapes (tuples, nested in lists, tuples or dicts) as JSON lists."""
+    if isinstance(shapes, dict):
+        return {k: _as_lists(v) for k, v in shapes.items()}
+    if isinstance(shapes, (list, tuple)) and all(d is None or isinstance(d, int) for d in shapes):
+        return list(shapes)
+    return [_as_lists(s) for s in shapes]
+
+
+def _as_shapes(shapes):
+    """`build_config["input_shape"]` (JSON lists) as shape tuples, nested as it is."""
+    if isinstance(shapes, dict):
+        return {k: _as_shapes(v) for k, v in shapes.items()}
+    if isinstance(shapes, (list, tuple)) and all(d is None or isinstance(d, int) for d in shapes):
+        return tuple(shapes)
+    return [_as_shapes(s) for s in shapes]
 
 
 def _json_default(obj):
@@ -721,7 +891,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
         raise ValueError(f"'{filepath}' describes a {type(model).__name__}, not a model.")
     build = config.get("build_config") or {}
     if not model.built and model._input_spec_shapes() is None and build.get("input_shape"):
-        model.build(tuple(build["input_shape"]))
+        model.build(_as_shapes(build["input_shape"]))
     _load_groups(model, groups, filepath)
     compile_config = config.get("compile_config") if compile else None
     if compile_config:

@@ -1462,3 +1462,204 @@ class RemoteMonitor(Callback):
         except (urllib.error.URLError, OSError, ValueError):
             warnings.warn(f"Could not reach RemoteMonitor root server at {self.root}",
                           stacklevel=2)
+
+
+# ---------------------------------------------------------------------------- OrbaxCheckpoint
+from ..saving import _orbax as _orbax_saving  # noqa: E402  (imports orbax only when used)
+
+
+class OrbaxCheckpoint(_MonitorCallback):
+    """Saves the model's state to an orbax checkpoint directory during training, as Keras 3's.
+
+    Each save is one numbered step folder of `directory` (the epoch, 0-based, for
+    `save_freq="epoch"`; the number of batches trained so far for an integer `save_freq`)
+    holding the weights, the optimizer state (with its iteration count) and the compiled
+    metrics' accumulators, laid out as Keras's `model.get_state_tree()`, and, unless
+    `save_weights_only`, the model's config. Arrays are written shard by shard by the
+    processes that hold them (no gathering on one host), in the background by default.
+
+    Restore with `model.load_weights(directory)` (the latest step, or a step folder: weights
+    and optimizer state, each array into the sharding of the model's) or rebuild the model
+    with `kerasx.saving.load_model(directory)`. Keras 3 reads
+    the same directories (`model.load_weights(directory)`, `keras.saving.load_model`), and
+    kerasx reads Keras's, when the layers have the same names.
+
+    In a multi-process job (`jax.distributed.initialize`) every process runs the callback;
+    orbax coordinates the writes.
+
+    Args:
+        directory: The folder of the checkpoints (created if missing).
+        monitor: The logged quantity `save_best_only` watches. Defaults to `"val_loss"`.
+        verbose: 0 (silent) or 1 (a message per save).
+        save_best_only: Save only when `monitor` improves on the best value seen.
+        mode: "auto", "min" or "max": whether a lower or higher `monitor` is better.
+        save_freq: `"epoch"`, or an integer: save every that many batches (which makes `fit`
+            run one step per call, so that the callback sees every batch).
+        initial_value_threshold: With `save_best_only`, a value the first save must beat.
+        max_to_keep: How many of the latest checkpoints to keep (None keeps all). Defaults
+            to 1.
+        save_on_background: Write in a background thread while training goes on (the arrays
+            are copied off the device first). `wait_until_finished()` waits for the writes;
+            the end of `fit` does too.
+        save_weights_only: Save only the weights (no optimizer state, metrics or config).
+    """
+
+    def __init__(self, directory, monitor="val_loss", verbose=0, save_best_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None, max_to_keep=1,
+                 save_on_background=True, save_weights_only=False):
+        super().__init__(monitor=monitor, mode=mode)
+        _orbax_saving.ocp()  # orbax-checkpoint must be installed
+        if not directory:
+            raise ValueError("OrbaxCheckpoint: empty `directory` argument; give a folder path.")
+        if save_freq != "epoch" and not (isinstance(save_freq, int)
+                                         and not isinstance(save_freq, bool) and save_freq > 0):
+            raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are "
+                             "'epoch' or integer values (a positive number of batches).")
+        if max_to_keep is not None and not (isinstance(max_to_keep, int)
+                                            and not isinstance(max_to_keep, bool)
+                                            and max_to_keep > 0):
+            raise ValueError("OrbaxCheckpoint: `max_to_keep` must be a positive integer or None "
+                             f"(keep all). Received: max_to_keep={max_to_keep!r}")
+        self.directory = os.fspath(directory)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_freq = save_freq
+        self.max_to_keep = max_to_keep
+        self.save_on_background = save_on_background
+        self.save_weights_only = save_weights_only
+        self.best = initial_value_threshold
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = None
+        self._total_batches_seen = 0
+        self._async_futures = []
+        self._config_json = None
+        self._multihost_initialized = _orbax_saving.is_multiprocess()
+        self.checkpointer = self._new_checkpointer()
+
+    def _new_checkpointer(self):
+        ocp = _orbax_saving.ocp()
+        policy = None
+        if self.max_to_keep is not None:
+            policy = ocp.training.preservation_policies.LatestN(self.max_to_keep)
+        return ocp.training.Checkpointer(
+            directory=self.directory, preservation_policy=policy,
+            save_decision_policy=ocp.training.save_decision_policies.FixedIntervalPolicy(1))
+
+    def set_model(self, model):
+        super().set_model(model)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and getattr(model, "built", False):
+            self._total_batches_seen = int(optimizer.iterations)  # a reloaded model goes on
+
+    def is_multihost_enabled(self):
+        """Whether this is one process of a multi-process JAX job."""
+        return self._multihost_initialized
+
+    def is_primary_host(self):
+        """Whether this process is the primary one (process 0); True in a single process."""
+        return not self._multihost_initialized or _orbax_saving.process_index() == 0
+
+    def _uses_batch_hooks(self, kind):
+        return kind == "train" and self.save_freq != "epoch"
+
+    def on_train_begin(self, logs=None):
+        if self.checkpointer is None:  # closed at the end of an earlier fit
+            self.checkpointer = self._new_checkpointer()
+        if self.save_best_only and self.monitor_op is None:
+            self._set_monitor_op()
+        self._config_json = None
+
+    def _should_save_on_batch(self, batch):
+        if self.save_freq == "epoch":
+            return False
+        if self._last_batch_seen is None or batch <= self._last_batch_seen:  # a new epoch
+            add_batches = batch + 1
+        else:
+            add_batches = batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += add_batches
+        self._last_batch_seen = batch
+        self._total_batches_seen += add_batches
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
+
+    def _improved(self, logs, what):
+        """With `save_best_only`, whether `monitor` improved (and remember it)."""
+        if not self.save_best_only:
+            return True
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available, skipping "
+                          f"save at {what}. Available: {sorted(logs or {})}.", stacklevel=3)
+            return False
+        current = _as_float(current)
+        if not self._is_improvement(current, self.best):
+            return False
+        self.best = current
+        return True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch) and self._improved(logs, f"batch {batch}"):
+            self._save_checkpoint(self._total_batches_seen, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch" and self._improved(logs, f"epoch {epoch}"):
+            self._save_checkpoint(epoch, logs)
+
+    def _model_config(self):
+        if self._config_json is None:
+            try:
+                self._config_json = _orbax_saving.model_config_json(self.model)
+            except (NotImplementedError, TypeError, ValueError) as e:
+                warnings.warn(f"OrbaxCheckpoint: model '{self.model.name}' is saved without its "
+                              f"config, which cannot be serialized ({e}); rebuild the model and "
+                              "use `load_weights` to restore it.", stacklevel=4)
+                self._config_json = ""
+        return self._config_json
+
+    def _save_checkpoint(self, step, logs=None):
+        model = self.model
+        trainer = getattr(model, "_trainer", None)
+        running = trainer is not None and getattr(trainer, "_ts", None) is not None
+        opt_state = trainer.training_state()["opt_state"] if running else None
+        metrics_state = trainer._ts.get("metrics") if running else None
+        tree = _orbax_saving.model_state_tree(model, opt_state=opt_state,
+                                              metrics_state=metrics_state,
+                                              weights_only=self.save_weights_only)
+        payload = {"pytree": _orbax_saving.as_global_arrays(tree)}
+        if not self.save_weights_only and self._model_config():
+            payload["model_config"] = {"config": self._model_config()}
+        if self.verbose > 0:
+            _write(f"\nOrbaxCheckpoint: saving step {step} to {self.directory}\n")
+        ocp = _orbax_saving.ocp()
+        try:
+            with ocp.Context():
+                if self.save_on_background:
+                    self._async_futures.append(
+                        self.checkpointer.save_checkpointables_async(step, payload))
+                else:
+                    self.checkpointer.save_checkpointables(step, payload)
+        except ocp.training.errors.StepAlreadyExistsError:
+            raise ValueError(
+                f"OrbaxCheckpoint: '{self.directory}' already holds a checkpoint for step {step}"
+                " (checkpoints are numbered by epoch, or by batches trained for an integer "
+                "save_freq). Give this fit another directory, or continue the numbering with "
+                "`fit(..., initial_epoch=...)`.") from None
+
+    def on_train_end(self, logs=None):
+        if self.checkpointer is not None:
+            self.checkpointer.close()  # waits for the writes in flight
+            self.checkpointer = None
+        self._async_futures.clear()
+        _orbax_saving.sync_processes("kerasx_orbax_checkpoint_cleanup")
+
+    def wait_until_finished(self):
+        """Blocks until every checkpoint write in flight is complete (on every process)."""
+        for future in self._async_futures:
+            future.result()
+        self._async_futures.clear()
+        if self.checkpointer is not None:
+            self.checkpointer.wait()
+        _orbax_saving.sync_processes("kerasx_orbax_checkpoint_wait")
+

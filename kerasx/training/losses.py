@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _settings  # kerasx.config.epsilon(), read when a loss is traced
+
 __all__ = [
     "EPSILON",
     "REDUCTIONS",
@@ -156,7 +158,7 @@ def _log_probs(y_pred, from_logits, axis):
     if from_logits:
         return jax.nn.log_softmax(y_pred, axis=axis)
     probs = y_pred / jnp.sum(y_pred, axis=axis, keepdims=True)
-    return jnp.log(jnp.clip(probs, EPSILON, 1.0 - EPSILON))
+    return jnp.log(jnp.clip(probs, _settings.EPSILON, 1.0 - _settings.EPSILON))
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -270,7 +272,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     if from_logits:
         elementwise = -y_true * jax.nn.log_sigmoid(y_pred) - (1.0 - y_true) * jax.nn.log_sigmoid(-y_pred)
     else:
-        p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        p = jnp.clip(y_pred, _settings.EPSILON, 1.0 - _settings.EPSILON)
         elementwise = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
     return jnp.mean(elementwise, axis=axis)
 
@@ -373,7 +375,7 @@ def categorical_hinge(y_true, y_pred):
 def mean_absolute_percentage_error(y_true, y_pred):
     """Computes `100 * mean(abs((y_true - y_pred) / maximum(abs(y_true), 1e-7)), axis=-1)`."""
     y_true, y_pred = _regression_inputs(y_true, y_pred)
-    diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), EPSILON))
+    diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), _settings.EPSILON))
     return 100.0 * jnp.mean(diff, axis=-1)
 
 
@@ -383,14 +385,14 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     Values below `1e-7` (zero and negatives) are replaced by `1e-7` first, as in Keras.
     """
     y_true, y_pred = _regression_inputs(y_true, y_pred)
-    first = jnp.log(jnp.maximum(y_pred, EPSILON) + 1.0)
-    second = jnp.log(jnp.maximum(y_true, EPSILON) + 1.0)
+    first = jnp.log(jnp.maximum(y_pred, _settings.EPSILON) + 1.0)
+    second = jnp.log(jnp.maximum(y_true, _settings.EPSILON) + 1.0)
     return jnp.mean(jnp.square(first - second), axis=-1)
 
 
 def _l2_normalize(x, axis):
     inv_norm = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
-    return x * jnp.minimum(inv_norm, 1.0 / EPSILON)
+    return x * jnp.minimum(inv_norm, 1.0 / _settings.EPSILON)
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
@@ -420,8 +422,8 @@ def log_cosh(y_true, y_pred):
 def kl_divergence(y_true, y_pred):
     """Computes `sum(y_true * log(y_true / y_pred), axis=-1)`, both clipped to `[1e-7, 1]`."""
     y_pred = _to_float(y_pred)
-    y_true = jnp.clip(jnp.asarray(y_true).astype(y_pred.dtype), EPSILON, 1.0)
-    y_pred = jnp.clip(y_pred, EPSILON, 1.0)
+    y_true = jnp.clip(jnp.asarray(y_true).astype(y_pred.dtype), _settings.EPSILON, 1.0)
+    y_pred = jnp.clip(y_pred, _settings.EPSILON, 1.0)
     return jnp.sum(y_true * jnp.log(y_true / y_pred), axis=-1)
 
 
@@ -429,7 +431,7 @@ def poisson(y_true, y_pred):
     """Computes `mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)`."""
     y_pred = _to_float(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
-    return jnp.mean(y_pred - y_true * jnp.log(y_pred + EPSILON), axis=-1)
+    return jnp.mean(y_pred - y_true * jnp.log(y_pred + _settings.EPSILON), axis=-1)
 
 
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
@@ -459,7 +461,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     _check_same_shape("binary_focal_crossentropy", y_true, y_pred)
     if from_logits:
         y_pred = jax.nn.sigmoid(y_pred)
-    p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    p = jnp.clip(y_pred, _settings.EPSILON, 1.0 - _settings.EPSILON)
     bce = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
     p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
     focal = jnp.power(1.0 - p_t, gamma) * bce
@@ -495,7 +497,8 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / jnp.shape(y_true)[-1]
     if from_logits:
         y_pred = jax.nn.softmax(y_pred, axis=axis)
-    output = jnp.clip(y_pred / jnp.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    eps = _settings.EPSILON
+    output = jnp.clip(y_pred / jnp.sum(y_pred, axis=axis, keepdims=True), eps, 1.0 - eps)
     cce = -y_true * jnp.log(output)
     weight = jnp.power(1.0 - output, gamma) * jnp.asarray(alpha, y_pred.dtype)
     return jnp.sum(weight * cce, axis=axis)
@@ -573,7 +576,7 @@ def dice(y_true, y_pred, axis=None):
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     axis = _axes(axis)
     intersection = jnp.sum(y_true * y_pred, axis=axis)
-    union = jnp.sum(y_true, axis=axis) + jnp.sum(y_pred, axis=axis) + EPSILON
+    union = jnp.sum(y_true, axis=axis) + jnp.sum(y_pred, axis=axis) + _settings.EPSILON
     return 1.0 - 2.0 * intersection / union
 
 
@@ -599,14 +602,17 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     tp = jnp.sum(y_true * y_pred, axis=axis)
     fp = jnp.sum((1.0 - y_pred) * y_true, axis=axis)
     fn = jnp.sum(y_pred * (1.0 - y_true), axis=axis)
-    return 1.0 - tp / (tp + fp * alpha + fn * beta + EPSILON)
+    return 1.0 - tp / (tp + fp * alpha + fn * beta + _settings.EPSILON)
 
 
 def _axes(axis):
     return tuple(axis) if isinstance(axis, (list, tuple)) else axis
 
 
-def _circle_values(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin):
+def _circle_values(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, gamma, margin,
+                   ref_mask=None):
+    """Circle loss per sample; `ref_mask` (nonzero for the references that count) leaves the
+    padding rows of a padded batch out of every sample's positives and negatives."""
     y_pred = _to_float(y_pred)
     labels = jnp.reshape(jnp.asarray(y_true).astype(jnp.int32), (-1, 1))
     ref_embeddings = y_pred if ref_embeddings is None else _to_float(ref_embeddings)
@@ -617,6 +623,9 @@ def _circle_values(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal, 
     negative = jnp.logical_not(positive)
     if remove_diagonal:
         positive = positive & ~jnp.eye(labels.shape[0], ref.shape[0], dtype=bool)
+    if ref_mask is not None:
+        counted = jnp.reshape(jnp.asarray(ref_mask) != 0, (1, -1))
+        positive, negative = positive & counted, negative & counted
     pos_w = jnp.maximum((margin + distances) * positive, 0.0)
     neg_w = jnp.maximum((1.0 + margin - distances) * negative, 0.0)
     pos_logits = -gamma * pos_w * (margin - distances)
@@ -1371,6 +1380,20 @@ class Dice(LossFunctionWrapper):
         super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
         self.axis = axis
 
+    def per_sample_with_row_mask(self, y_true, y_pred, row_mask):
+        """`per_sample_with_mask` on a padded batch: the sums leave out the padding rows.
+
+        Args:
+            y_true: Targets, padding rows included.
+            y_pred: Predictions, padding rows included.
+            row_mask: `(batch,)`, nonzero for the real rows.
+
+        Returns:
+            `(values, None)`, the values of the real rows alone (a padding row's own value, where
+            `axis` keeps the batch axis, is 1 and left for the caller to mask out).
+        """
+        return _call_without_padding(self, y_true, y_pred, row_mask), None
+
     def get_config(self):
         return {**Loss.get_config(self), "axis": self.axis}
 
@@ -1395,6 +1418,11 @@ class Tversky(LossFunctionWrapper):
         self.alpha = alpha
         self.beta = beta
         self.axis = axis
+
+    def per_sample_with_row_mask(self, y_true, y_pred, row_mask):
+        """`per_sample_with_mask` on a padded batch: the sums leave out the padding rows
+        (see `Dice.per_sample_with_row_mask`)."""
+        return _call_without_padding(self, y_true, y_pred, row_mask), None
 
     def get_config(self):
         return {**Loss.get_config(self), "alpha": self.alpha, "beta": self.beta,
@@ -1424,15 +1452,55 @@ class Circle(LossFunctionWrapper):
         self.remove_diagonal = remove_diagonal
 
     def call_with_mask(self, y_true, y_pred):
-        if jnp.ndim(y_pred) != 2:
-            raise ValueError(f"Circle expects embeddings y_pred of shape (batch, dim). "
-                             f"Received: y_pred.shape={jnp.shape(y_pred)}")
+        _check_embeddings(y_pred)
         values = self.call(y_true, y_pred)
+        return values, values > 0
+
+    def per_sample_with_row_mask(self, y_true, y_pred, row_mask):
+        """`per_sample_with_mask` on a padded batch: the padding rows are nobody's positive
+        or negative pair, so the real rows' losses are those of the unpadded batch.
+
+        Args:
+            y_true: Integer labels, padding rows included.
+            y_pred: Embeddings `(batch, dim)`, padding rows included.
+            row_mask: `(batch,)`, nonzero for the real rows.
+
+        Returns:
+            `(values, mask)`: the losses per row and the rows whose loss is positive (the
+            padding rows' values are left for the caller to mask out).
+        """
+        y_true, y_pred = self._cast_inputs(y_true, y_pred)
+        _check_embeddings(y_pred)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        real = jnp.asarray(row_mask) != 0
+        y_pred = jnp.where(real[:, None], y_pred, jnp.zeros((), y_pred.dtype))  # finite padding
+        values = _circle_values(y_true, y_pred, None, None, self.remove_diagonal, self.gamma,
+                                self.margin, ref_mask=real)
         return values, values > 0
 
     def get_config(self):
         return {**Loss.get_config(self), "gamma": self.gamma, "margin": self.margin,
                 "remove_diagonal": self.remove_diagonal}
+
+
+def _check_embeddings(y_pred):
+    if jnp.ndim(y_pred) != 2:
+        raise ValueError(f"Circle expects embeddings y_pred of shape (batch, dim). "
+                         f"Received: y_pred.shape={jnp.shape(y_pred)}")
+
+
+def _call_without_padding(loss, y_true, y_pred, row_mask):
+    """A Dice/Tversky loss's `fn` with the padding rows of both inputs set to 0, where they
+    add nothing to any sum (`where`, not a product: a padding row is never read)."""
+    y_true, y_pred = loss._cast_inputs(y_true, y_pred)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    real = jnp.asarray(row_mask) != 0
+
+    def drop_padding(a):
+        keep = jnp.reshape(real, jnp.shape(real) + (1,) * (jnp.ndim(a) - 1))
+        return jnp.where(keep, a, jnp.zeros((), a.dtype))
+
+    return loss.fn(drop_padding(y_true), drop_padding(y_pred), **loss.fn_kwargs)
 
 
 def _check_gamma(gamma):

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerasx import _settings  # config.epsilon(), read when traced
 from kerasx.training.losses import squeeze_or_expand_to_same_rank
 from kerasx.training.metrics import Metric
 
@@ -62,7 +63,7 @@ def _evenly_distributed(thresholds):
     if n < 3:
         return False
     even = np.arange(n, dtype=np.float32) / (n - 1)
-    return bool(np.allclose(thresholds, even, atol=_EPSILON))
+    return bool(np.allclose(thresholds, even, atol=_settings.EPSILON))
 
 
 def _check_top_k(metric, top_k):
@@ -589,7 +590,7 @@ class AUC(Metric):
             self.num_thresholds = int(num_thresholds)
             thresholds = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._evenly = True
-        self._thresholds = [0.0 - _EPSILON] + list(thresholds) + [1.0 + _EPSILON]
+        self._thresholds = [0.0 - _settings.EPSILON] + list(thresholds) + [1.0 + _settings.EPSILON]
         self.curve = _CURVES[curve_v.lower()]
         self.summation_method = summation_v.lower()
         self.multi_label = bool(multi_label)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kerasx import _settings  # config.epsilon(), read when traced
 from kerasx.training.losses import squeeze_or_expand_to_same_rank
 from kerasx.training.metrics import Metric, MeanMetricWrapper
 from kerasx.training.metrics_confusion import check_buildable
@@ -73,7 +74,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     # Keras 3 centres y_true on the *prediction* mean in the covariance term; kept for parity.
     covar = (y_true - pred_mean) * (y_pred - pred_mean)
     norm = true_var + pred_var + jnp.square(true_mean - pred_mean)
-    return jnp.mean(2 * covar / (norm + _EPSILON), axis=axis)
+    return jnp.mean(2 * covar / (norm + _settings.EPSILON), axis=axis)
 
 
 class PearsonCorrelation(MeanMetricWrapper):

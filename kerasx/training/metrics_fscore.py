@@ -11,6 +11,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from kerasx import _settings  # config.epsilon(), read when traced
 from kerasx.training.metrics import Metric
 from kerasx.training.metrics_confusion import check_buildable
 
@@ -149,12 +150,12 @@ class FBetaScore(Metric):
                 f"Metric '{self.name}' ({type(self).__name__}) has no state yet: update it once "
                 "or call `build(y_true_shape, y_pred_shape)`.")
         tp, fp, fn, w = state
-        precision = tp / (tp + fp + _EPSILON)
-        recall = tp / (tp + fn + _EPSILON)
+        precision = tp / (tp + fp + _settings.EPSILON)
+        recall = tp / (tp + fn + _settings.EPSILON)
         beta2 = self.beta ** 2
-        score = precision * recall / (beta2 * precision + recall + _EPSILON) * (1 + beta2)
+        score = precision * recall / (beta2 * precision + recall + _settings.EPSILON) * (1 + beta2)
         if self.average == "weighted":
-            score = jnp.sum(score * (w / (jnp.sum(w) + _EPSILON)))
+            score = jnp.sum(score * (w / (jnp.sum(w) + _settings.EPSILON)))
         elif self.average is not None:
             score = jnp.mean(score)
         return score

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerasx import _settings  # config.epsilon(), read when traced
 from kerasx.training.metrics import Metric
 
 __all__ = ["IoU", "MeanIoU", "BinaryIoU", "OneHotIoU", "OneHotMeanIoU", "confusion_matrix"]
@@ -153,8 +154,9 @@ class IoU(_IoUBase):
         tp = tp[ids].astype(jnp.float32)
         denominator = denominator[ids].astype(jnp.float32)
         valid = denominator > 1e-9
-        iou = jnp.where(valid, tp / (denominator + _EPSILON), 0.0)
-        return jnp.sum(iou, axis=self.axis) / (jnp.sum(valid.astype(jnp.float32)) + _EPSILON)
+        iou = jnp.where(valid, tp / (denominator + _settings.EPSILON), 0.0)
+        num_valid = jnp.sum(valid.astype(jnp.float32))
+        return jnp.sum(iou, axis=self.axis) / (num_valid + _settings.EPSILON)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype.name, "num_classes": self.num_classes,

@@ -48,11 +48,12 @@ from ._misc import is_interactive_logging_enabled as is_interactive_logging_enab
 from ._misc import is_keras_tensor as is_keras_tensor
 from ._plot_model import model_to_dot as model_to_dot
 from ._plot_model import plot_model as plot_model
+from . import bounding_boxes as bounding_boxes
 from ..training.py_dataset import PyDataset as PyDataset
 from ..training.py_dataset import Sequence as Sequence
 
 __all__ = ["Config", "CustomObjectScope", "Progbar", "PyDataset", "Sequence", "array_to_img",
-           "audio_dataset_from_directory", "clear_session", "custom_object_scope",
+           "audio_dataset_from_directory", "bounding_boxes", "clear_session", "custom_object_scope",
            "deserialize_keras_object", "disable_interactive_logging",
            "enable_compilation_cache", "enable_interactive_logging", "get_custom_objects",
            "get_file", "get_registered_name", "get_registered_object", "get_source_inputs",

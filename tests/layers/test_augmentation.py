@@ -520,9 +520,9 @@ def test_bad_arguments_of_the_mixing_and_policy_layers():
         layers.RandAugment(num_ops=-1)
     with pytest.raises(ValueError, match="chain_depth.*AugMix"):
         layers.AugMix(chain_depth=0)
-    with pytest.raises(NotImplementedError, match="MixUp.*bounding boxes"):
-        layers.MixUp().apply({}, {}, {"images": np.zeros((2, 4, 4, 3)),
-                                      "bounding_boxes": np.zeros((2, 1, 4))})
+    with pytest.raises(NotImplementedError, match="CutMix.*bounding boxes"):
+        layers.CutMix().apply({}, {}, {"images": np.zeros((2, 4, 4, 3)),
+                                       "bounding_boxes": np.zeros((2, 1, 4))})
     with pytest.raises(ValueError, match="CutMix.*one label row per image"):
         layers.CutMix().apply({}, {}, {"images": np.zeros((2, 4, 4, 3)),
                                        "labels": np.zeros((3, 2))})
@@ -540,8 +540,9 @@ def test_bad_inputs_name_the_layer_and_the_shape():
         layers.RandomFlip().init(None, jax.ShapeDtypeStruct((2, 3), jnp.float32))
     with pytest.raises(ValueError, match="RandomCrop.*rank 3 or 4"):
         layers.RandomCrop(2, 2).apply({}, {}, np.zeros((1, 2, 4, 4, 3)))
-    with pytest.raises(NotImplementedError, match="RandomZoom.*dict inputs"):
-        layers.RandomZoom(0.1).apply({}, {}, {"images": np.zeros((1, 4, 4, 3))})
+    with pytest.raises(NotImplementedError, match="RandomElasticTransform.*segmentation masks"):
+        layers.RandomElasticTransform().apply({}, {}, {
+            "images": np.zeros((1, 4, 4, 3)), "segmentation_masks": np.zeros((1, 4, 4, 1))})
 
 
 def test_pipeline_applies_its_layers_like_keras_and_round_trips():

@@ -264,6 +264,81 @@ def test_compile_and_fit_match_keras(loss, arch, target, metrics):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+# ------------------------------------------------------- padded last batches (Dice, Tversky, Circle)
+# These losses couple the rows of a batch (sums over the batch, pairs of samples): the padding
+# rows of kerasx's padded last batch must not enter them. 20 samples in batches of 8 leave a
+# last batch of 4; Keras runs it at its real size.
+PADDED_LOSSES = {
+    "dice": lambda m: m.losses.Dice(),
+    "tversky": lambda m: m.losses.Tversky(alpha=0.7, beta=0.3),
+    "tversky_axis1": lambda m: m.losses.Tversky(axis=1),
+    "circle": lambda m: m.losses.Circle(gamma=4.0),
+}
+
+
+def _padded_case(name, seed=5):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(20, 5)).astype("float32")
+    if name == "circle":
+        return x, np.arange(20) % 3, lambda L: [L.Input((5,)), L.Dense(4), L.UnitNormalization()]
+    return (x, rng.integers(0, 2, (20, 3)).astype("float32"),
+            lambda L: [L.Input((5,)), L.Dense(3, activation="sigmoid")])
+
+
+@pytest.mark.parametrize("name, feed", [
+    ("dice", "arrays"), ("dice", "batches"), ("tversky", "arrays"), ("circle", "arrays"),
+    *[pytest.param(*case, marks=pytest.mark.slow) for case in [
+        ("dice", "streamed"), ("dice", "weighted"), ("tversky_axis1", "arrays"),
+        ("circle", "batches")]]])
+def test_padded_last_batch_matches_keras(name, feed):
+    x, y, arch = _padded_case(name)
+    sw = np.linspace(0.5, 2.0, 20).astype("float32") if feed == "weighted" else None
+    kx = kerasx.Sequential(arch(kerasx.layers))
+    kr = keras.Sequential(arch(keras.layers))
+    kr.set_weights(kx.get_weights())
+    kx.compile(optimizer=kerasx.optimizers.SGD(0.05), loss=PADDED_LOSSES[name](kerasx),
+               data_on_device=feed != "streamed")
+    kr.compile(optimizer=keras.optimizers.SGD(0.05), loss=PADDED_LOSSES[name](keras))
+    kw = dict(epochs=2, shuffle=False, verbose=0)
+    h2 = kr.fit(x, y, batch_size=8, sample_weight=sw, **kw).history["loss"]
+    if feed == "batches":  # an iterable of (x, y) batches, padded batch by batch
+        h1 = kx.fit([(x[i:i + 8], y[i:i + 8]) for i in range(0, 20, 8)], **kw).history["loss"]
+    else:
+        h1 = kx.fit(x, y, batch_size=8, sample_weight=sw, **kw).history["loss"]
+    np.testing.assert_allclose(h1, h2, rtol=1e-5, atol=1e-6)
+    for a, b in zip(kx.get_weights(), kr.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kx.evaluate(x, y, batch_size=8, verbose=0),
+                               kr.evaluate(x, y, batch_size=8, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["dice", "tversky", "tversky_axis1", "circle"])
+def test_row_mask_leaves_padding_out(name):
+    """`per_sample_with_row_mask` on a batch padded with junk rows (inf, NaN) gives, reduced
+    over the real rows, Keras's loss of the unpadded batch."""
+    import jax
+
+    from kerasx.training.losses import reduce_padded
+
+    _, y, _ = _padded_case(name)
+    y = y[:6]
+    rng = np.random.default_rng(1)
+    if name == "circle":
+        p = rng.normal(size=(6, 4)).astype("float32")
+        p /= np.linalg.norm(p, axis=-1, keepdims=True)
+    else:
+        p = rng.random((6, 3)).astype("float32")
+    pad = lambda a, v: np.concatenate([a, np.full((3,) + a.shape[1:], v, a.dtype)])
+    row_mask = np.array([1.0] * 6 + [0.0] * 3, "float32")
+    loss = PADDED_LOSSES[name](kerasx)
+    y_pad = pad(y, 0 if name == "circle" else np.nan)
+    p_pad = pad(p, np.inf)
+    values, mask = jax.jit(loss.per_sample_with_row_mask)(y_pad, p_pad, row_mask)
+    got = reduce_padded(values, row_mask, row_mask, 6, loss.reduction, mask)
+    want = PADDED_LOSSES[name](keras)(y, p)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("make, match", [
     (lambda: losses.Hinge(reduction="avg"), "reduction"),
