@@ -29,3 +29,10 @@ python3 benchmarks/fit_speed.py --epochs 3 --contenders kerasx --kerasx-spe 1 --
   --json "$out/spe1.json" 2>>"$out/progress.log" | tee "$out/spe1.txt"
 # Issue 14's memory rows: host RSS and device peak of fit / evaluate / predict on a 2 GB array.
 timeout 600 python3 benchmarks/data_memory.py 2>>"$out/progress.log" | tee "$out/data_memory.txt"
+# Issue 13's GPU row: the Transformer encoder benchmark (issue 12's sizes) in float32 and in
+# mixed_bfloat16 (target: mixed >= 1.6x float32 steps/s on an H100/H200).
+for policy in float32 mixed_bfloat16; do
+  timeout 420 python3 benchmarks/sequence_speed.py --workload transformer --contenders kerasx,keras \
+    --steps 30 --epochs 2 --repeats 1 --timeout 180 --policy $policy \
+    --json "$out/transformer_$policy.json" 2>>"$out/progress.log" | tee "$out/transformer_$policy.txt"
+done

@@ -56,8 +56,11 @@ def finite(*values):
 
 
 def test_every_example_has_a_smoke_run_and_a_full_run_test():
-    with open(__file__) as f:
-        calls = re.findall(r'run_example\(\s*"(\w+\.py)"(.*)', f.read())
+    calls = []  # the sequence examples' runs are in their own file
+    for test_file in (__file__, os.path.join(os.path.dirname(__file__),
+                                             "test_sequence_examples.py")):
+        with open(test_file) as f:
+            calls += re.findall(r'run_example\(\s*"(\w+\.py)"(.*)', f.read())
     assert {name for name, rest in calls if "smoke=True" in rest} == set(EXAMPLE_NAMES)
     assert {name for name, rest in calls if "smoke=True" not in rest} == set(EXAMPLE_NAMES)
     for name in EXAMPLE_NAMES:
@@ -298,3 +301,27 @@ def test_text_classification_learns_negation():
         run_example("text_classification.py"))
     assert last < 0.1 * first
     assert accuracy >= 0.95 and negated >= 0.95
+
+
+# ------------------------------------------------------------------------------ distributed
+def check_distributed(out):
+    """Returns the three test accuracies (one device, DataParallel, ModelParallel)."""
+    assert "devices: 8 (cpu:0 ... cpu:7)" in out
+    assert "DataParallel mesh: <DeviceMesh shape=(8,), axis_names=('batch',)>" in out
+    assert "ModelParallel mesh: <DeviceMesh shape=(2, 4), axis_names=('batch', 'model')>" in out
+    assert re.search(r"dense/kernel\s+\(32, 64\)\s+P\(None, 'model'\) on 8 devices", out)
+    for label in ("DataParallel", "ModelParallel"):
+        assert find(rf"{label} weights vs one device: max difference {NUMBER}", out) < 2e-4
+    return [find(rf"{label}: test accuracy {NUMBER}", out)
+            for label in ("one device", "DataParallel", "ModelParallel")]
+
+
+def test_distributed_smoke():
+    accuracies = check_distributed(run_example("distributed.py", "--devices", "8", smoke=True))
+    assert max(accuracies) - min(accuracies) < 0.02
+
+
+@pytest.mark.slow
+def test_distributed_learns_on_eight_devices():
+    accuracies = check_distributed(run_example("distributed.py", "--devices", "8"))
+    assert min(accuracies) > 0.9

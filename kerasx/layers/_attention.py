@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import _settings, activations, constraints, initializers, regularizers
 from .._jit import quick_jit
 from .._seeding import next_rng_key
 from .._variables import current_scope
@@ -519,7 +519,9 @@ class MultiHeadAttention(_HeadsAttention):
         if flash_attention not in (None, True, False):
             raise ValueError("`flash_attention` of MultiHeadAttention must be None, True or "
                              f"False. Received: flash_attention={flash_attention!r}")
-        self._flash_attention = flash_attention
+        # None follows `kerasx.config.disable_flash_attention()` / `enable_flash_attention()`
+        self._flash_attention = _settings.FLASH_ATTENTION if flash_attention is None \
+            else flash_attention
         if flash_attention and self._dropout > 0.0:
             raise ValueError(
                 "Dropout is not supported when flash attention is enabled. Please set dropout "
@@ -674,7 +676,9 @@ class GroupQueryAttention(_HeadsAttention):
         if flash_attention not in (None, True, False):
             raise ValueError("`flash_attention` of GroupQueryAttention must be None, True or "
                              f"False. Received: flash_attention={flash_attention!r}")
-        self._flash_attention = flash_attention
+        # None follows `kerasx.config.disable_flash_attention()` / `enable_flash_attention()`
+        self._flash_attention = _settings.FLASH_ATTENTION if flash_attention is None \
+            else flash_attention
         if flash_attention and self._dropout > 0.0:
             raise ValueError(
                 "Dropout is not supported when flash attention is enabled. Please set dropout "

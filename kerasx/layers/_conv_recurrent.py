@@ -10,7 +10,7 @@ from numbers import Integral
 import jax
 import jax.numpy as jnp
 
-from .. import activations, initializers
+from .. import _settings, activations, initializers
 from ._base import Layer, as_spec, shape_str
 from ._recurrent import RNN, _bool, _dropout_masks, _positive_int, _rate
 
@@ -55,7 +55,7 @@ class _ConvLSTMCell(Layer):
                 f"Received an invalid value for argument `padding` of layer '{self.name}', "
                 f"expected 'valid' or 'same'. Received: padding={padding!r}")
         self.padding = padding
-        data_format = data_format or "channels_last"
+        data_format = data_format or _settings.IMAGE_DATA_FORMAT  # config.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
             raise ValueError(
                 f"Received an invalid value for argument `data_format` of layer '{self.name}', "
@@ -112,7 +112,8 @@ class _ConvLSTMCell(Layer):
                                  self.dtype)
         out = jax.eval_shape(lambda a, b: self._conv(a, b, self.strides, self.padding,
                                                      self.dilation_rate), x, w)
-        return [jnp.zeros(out.shape, self.dtype), jnp.zeros(out.shape, self.dtype)]
+        # the states carry the compute dtype (as Keras): the loop's carry keeps one dtype
+        return [jnp.zeros(out.shape, self.compute_dtype) for _ in range(2)]
 
     def init(self, rng, input_spec, *args, **kwargs):
         spec = as_spec(input_spec)

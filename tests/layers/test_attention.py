@@ -478,3 +478,21 @@ def test_a_masked_value_from_another_branch_reaches_attention_like_keras():
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours.predict([q, v], verbose=0), theirs.predict([q, v], verbose=0),
                                atol=1e-5, rtol=1e-5)
+
+
+def test_disable_flash_attention_reaches_layers_created_after_it():
+    keras_ = keras()
+    try:
+        kerasx.config.disable_flash_attention()
+        keras_.config.disable_flash_attention()
+        for name in ("MultiHeadAttention", "GroupQueryAttention"):
+            args = (2, 4) if name == "MultiHeadAttention" else (4, 2, 2)
+            ours = getattr(kerasx.layers, name)(*args)
+            theirs = getattr(keras_.layers, name)(*args)
+            assert ours._flash_attention is False and theirs._flash_attention is False
+            explicit = getattr(kerasx.layers, name)(*args, flash_attention=True)
+            assert explicit._flash_attention is True
+    finally:
+        kerasx.config.enable_flash_attention()
+        keras_.config.enable_flash_attention()
+    assert kerasx.layers.MultiHeadAttention(2, 4)._flash_attention is None

@@ -92,3 +92,19 @@ def test_conv_lstm_bad_input():
         layers.ConvLSTM1D(2, 3, padding="causal")
     with pytest.raises(ValueError, match="dilation_rate"):
         layers.ConvLSTM1D(2, 3, strides=2, dilation_rate=2)
+
+
+def test_conv_lstm_runs_under_mixed_bfloat16_like_keras():
+    """The zero states carry the compute dtype (bfloat16), so the time loop's carry keeps one
+    dtype; the outputs match Keras's to bfloat16 precision, with the same weights."""
+    import kerasx
+    keras = require_keras()
+    x = np.random.default_rng(0).normal(size=(2, 3, 5, 5, 2)).astype("float32")
+    ours = kerasx.Sequential([kerasx.Input((3, 5, 5, 2)),
+                              kerasx.layers.ConvLSTM2D(4, 3, dtype="mixed_bfloat16")])
+    theirs = keras.Sequential([keras.Input((3, 5, 5, 2)),
+                               keras.layers.ConvLSTM2D(4, 3, dtype="mixed_bfloat16")])
+    ours.set_weights(theirs.get_weights())
+    a, b = ours.predict(x, verbose=0), np.asarray(theirs.predict(x, verbose=0))
+    assert a.dtype == b.dtype
+    np.testing.assert_allclose(a.astype("float32"), b.astype("float32"), atol=3e-2)

@@ -639,3 +639,37 @@ def test_embedding_mask_zero_drives_a_bidirectional_lstm_like_keras():
     emb = ours.layers[0]
     np.testing.assert_array_equal(np.asarray(emb.compute_mask(x)), x != 0)
     assert kerasx.layers.Embedding(3, 2).compute_mask(x) is None
+
+
+def test_a_user_cell_draws_new_randomness_at_every_step():
+    """A Keras-style cell that drops units with `keras.random.dropout(seed=self.seed_generator)`
+    gets a new mask at each time step (Keras's seed generator advances per call), not one
+    mask repeated over the sequence; the same key gives the same draws."""
+    import kerasx
+    from kerasx import ops
+
+    class DropCell(kerasx.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.state_size = units, units
+            self.seed_generator = kerasx.random.SeedGenerator(1)
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                          initializer="ones")
+
+        def call(self, x, states, training=False):
+            h = ops.matmul(x, self.kernel)
+            if training:
+                h = kerasx.random.dropout(h, 0.5, seed=self.seed_generator)
+            return h, [h]
+
+    for unroll in (False, True):
+        rnn = kerasx.layers.RNN(DropCell(64), return_sequences=True, unroll=unroll)
+        x = np.ones((1, 6, 2), "float32")
+        params, state = rnn.init(jax.random.key(0), x)
+        out, _ = rnn.apply(params, state, x, training=True, rng=jax.random.key(3))
+        kept = np.asarray(out)[0] != 0  # (steps, units)
+        assert len({tuple(row) for row in kept}) == 6, unroll  # six different masks
+        again, _ = rnn.apply(params, state, x, training=True, rng=jax.random.key(3))
+        np.testing.assert_array_equal(out, again)
