@@ -50,14 +50,12 @@ class Functional(Model):
         self._inputs = inputs
         self._outputs = outputs
         self._nodes = self._topological_nodes()
-        # Keras order: the input layers first, then each layer at its first use.
+        # Keras's order of `model.layers` (and so of `get_weights()`): by depth from the outputs.
         self._layers: List[Layer] = []
         self._keys: List[str] = []
         seen = set()
-        for t in _leaves(inputs):
-            self._add_layer(t.node.layer, seen)
-        for node in self._nodes:
-            self._add_layer(node.layer, seen)
+        for layer in _keras_layer_order(inputs, outputs):
+            self._add_layer(layer, seen)
         self._key_of = {id(l): k for k, l in zip(self._keys, self._layers)}
         # Keras names outputs by their dict keys, else by the layers that produce them.
         self._output_names = (list(outputs) if isinstance(outputs, dict) else
@@ -120,6 +118,19 @@ class Functional(Model):
     def output(self):
         """The model's outputs in the structure they were given (Keras's `model.output`)."""
         return self._outputs
+
+    @property
+    def input_shape(self):
+        """The inputs' shapes: one tuple for one input, else a list (Keras's `input_shape`)."""
+        shapes = [tuple(t.shape) for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """The outputs' shapes: one tuple for one output, else a list (Keras's
+        `output_shape`)."""
+        shapes = [tuple(t.shape) for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     def _input_spec_shapes(self):
         return jax.tree.map(lambda t: t.shape, self._inputs, is_leaf=_is_kt)
@@ -320,7 +331,8 @@ class Functional(Model):
         layers = []
         for key, layer in self._layer_items():
             cfg = serialize(layer)
-            cfg["config"] = {**cfg["config"], "name": key}
+            if "name" in cfg["config"]:  # a custom `get_config` may leave it out, as in Keras
+                cfg["config"] = {**cfg["config"], "name": key}
             cfg["name"] = key
             cfg["inbound_nodes"] = inbound[key]
             layers.append(cfg)
@@ -441,6 +453,50 @@ class Functional(Model):
 
 class _NotReady(Exception):
     """A node of a functional config whose inputs are not made yet."""
+
+
+def _keras_layer_order(inputs, outputs) -> List[Layer]:
+    """The layers of the graph in Keras's order (`keras.src.ops.function.map_graph`): deepest
+    first, where a node's depth is the longest path from it to an output (a shared layer takes
+    the depth of its deepest call); layers of one depth in the order a depth-first walk from
+    the outputs first meets them; an Input that no output uses at depth 0, first of that depth."""
+    first_seen: Dict[int, int] = {}  # id(layer) -> index of the walk's first visit
+    layers: Dict[int, Layer] = {}
+    post_order: List[Node] = []  # nodes, each after the nodes it depends on
+    done = set()
+
+    def walk(t: KerasTensor):
+        node = t.node
+        if node is None or id(node) in done:
+            return
+        layer = node.layer
+        if id(layer) not in first_seen:
+            first_seen[id(layer)] = len(first_seen)
+            layers[id(layer)] = layer
+        if not isinstance(layer, InputLayer):
+            for u in node.input_tensors:
+                walk(u)
+        done.add(id(node))
+        post_order.append(node)
+
+    for t in _leaves(outputs):
+        walk(t)
+    node_depth: Dict[int, int] = {}
+    layer_depth: Dict[int, int] = {}
+    for node in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        if isinstance(node.layer, InputLayer):
+            continue
+        for u in node.input_tensors:
+            if u.node is not None and id(u.node) in done:
+                node_depth[id(u.node)] = max(depth + 1, node_depth.get(id(u.node), 0))
+    for t in _leaves(inputs):  # an Input no output uses: depth 0, before the other layers of 0
+        layer = t.node.layer
+        if id(layer) not in layer_depth:
+            layers[id(layer)], layer_depth[id(layer)], first_seen[id(layer)] = layer, 0, -1
+    return sorted(layers.values(),
+                  key=lambda l: (-layer_depth[id(l)], first_seen[id(l)]))
 
 
 def _node_offset(layer) -> int:

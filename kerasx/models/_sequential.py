@@ -121,6 +121,18 @@ class Sequential(Model):
     def output(self):
         return self._graph()[1]
 
+    @property
+    def input_shape(self):
+        """The input's shape, batch axis first (Keras's `input_shape`); an `AttributeError`
+        while the model does not know it."""
+        return tuple(self._graph()[0].shape)
+
+    @property
+    def output_shape(self):
+        """The output's shape, batch axis first (Keras's `output_shape`); an `AttributeError`
+        while the model does not know its input shape."""
+        return tuple(self._graph()[1].shape)
+
     def _input_spec_shapes(self):
         return self._input_shape
 
@@ -152,6 +164,16 @@ class Sequential(Model):
 
     def _check_input_data(self, spec):
         self._check_input(spec)
+
+    def build(self, input_shape=None):
+        """Creates the weights for inputs of `input_shape` (batch axis included or None), which
+        becomes the model's input shape (any batch size), unknown dimensions (`(None, None)`)
+        left unknown."""
+        is_shape = isinstance(input_shape, (tuple, list)) and all(
+            d is None or isinstance(d, int) for d in input_shape)
+        if is_shape and self._input_shape is None and len(input_shape) >= 1:
+            self._input_shape = (None,) + tuple(input_shape[1:])
+        super().build(input_shape)
 
     def init(self, rng, input_spec):
         if not self._layers:

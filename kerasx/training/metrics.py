@@ -397,8 +397,9 @@ def metric_result(metric, state):
     """The value of `metric` for the pure `state`, whichever face the metric was written in."""
     if metric._keras_style():
         scope = CallScope(metric, "apply", {}, metric._as_dict(state))
-        with scope:
-            return metric.result()
+        with scope:  # `result()` may return a variable itself (`return self.true_positives`)
+            return jax.tree.map(lambda v: v.value if isinstance(v, Variable) else v,
+                                metric.result(), is_leaf=lambda v: isinstance(v, Variable))
     return metric.result(state)
 
 

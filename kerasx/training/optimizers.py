@@ -46,8 +46,10 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from .. import dtype_policies
 from . import schedules as schedules_module
 
 __all__ = [
@@ -277,6 +279,24 @@ class Optimizer:
             accumulators=_zeros_like(params) if self.gradient_accumulation_steps else None,
         )
 
+    # Set on the optimizers that `compile` owns (it decides on loss scaling: `auto_scale_loss`)
+    # and on the one a LossScaleOptimizer wraps.
+    _loss_scaling_decided = False
+
+    def _check_loss_scaling(self):
+        """Under the global "mixed_float16" policy, float16 gradients underflow to zero unless
+        the loss is scaled: a custom loop must use a LossScaleOptimizer (`fit` adds one)."""
+        if self._loss_scaling_decided or isinstance(self, LossScaleOptimizer):
+            return
+        if dtype_policies.dtype_policy().name == "mixed_float16":
+            raise ValueError(
+                f"The global dtype policy is 'mixed_float16', and optimizer "
+                f"'{self.name}' ({type(self).__name__}) does not scale the loss: float16 "
+                "gradients underflow to zero without it. In a custom training loop, wrap the "
+                "optimizer: `optimizer = keras.optimizers.LossScaleOptimizer(optimizer)`, "
+                "multiply the loss by `optimizer.scale_loss(loss, opt_state)` before taking "
+                "gradients, and `optimizer.update` unscales them (`fit` does all this itself).")
+
     def _needs_params(self):
         return bool(self.weight_decay) or self.use_ema
 
@@ -293,6 +313,7 @@ class Optimizer:
         Returns:
             The deltas to add to the weights (`optax.apply_updates`) and the new state.
         """
+        self._check_loss_scaling()
         del extra_args
         if not isinstance(state, OptimizerState):
             raise ValueError(
@@ -522,6 +543,56 @@ class Optimizer:
                 config["learning_rate"], custom_objects=custom_objects)
         return cls(**config)
 
+    # -- Keras 3's stateless API, for a training loop written by hand ---------
+
+    def build(self, var_list):
+        """Creates the optimizer's state for `var_list`, a flat list of variables (or arrays),
+        as Keras's `optimizer.build(model.trainable_variables)`: then `variables` holds that
+        state and `stateless_apply` updates values given in the order of `var_list`.
+
+        Args:
+            var_list: the variables to optimize (`model.trainable_variables`).
+        """
+        values = [jnp.asarray(getattr(v, "value", v)) for v in var_list]
+        state = self.init(values)
+        self._built = {"treedef": jax.tree.structure(state), "count": len(values),
+                       "values": jax.tree.leaves(state)}
+
+    @property
+    def variables(self):
+        """The optimizer's state after `build`, as a flat list of variables (`.value`,
+        `.assign`, `.numpy()`); empty before `build`."""
+        built = self.__dict__.get("_built")
+        if built is None:
+            return []
+        return [_StateVariable(self, i) for i in range(len(built["values"]))]
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """One update without side effects, Keras 3's JAX API: `optimizer_variables` (values
+        of `variables`, in that order), `grads` and `trainable_variables` (values, in the
+        order given to `build`) in; returns `(trainable_variables, optimizer_variables)`.
+        Jittable."""
+        built = self.__dict__.get("_built")
+        if built is None:
+            raise ValueError(
+                f"Optimizer '{self.name}' has no state yet: call "
+                "`optimizer.build(model.trainable_variables)` before `stateless_apply`.")
+        values = [getattr(v, "value", v) for v in trainable_variables]
+        grads = list(grads)
+        if not len(grads) == len(values) == built["count"]:
+            raise ValueError(
+                f"Optimizer '{self.name}' was built for {built['count']} variables; "
+                f"`stateless_apply` received {len(grads)} gradients and {len(values)} "
+                "trainable values.")
+        optimizer_variables = [getattr(v, "value", v) for v in optimizer_variables]
+        if len(optimizer_variables) != built["treedef"].num_leaves:
+            raise ValueError(
+                f"Optimizer '{self.name}' has {built['treedef'].num_leaves} variables; "
+                f"`stateless_apply` received {len(optimizer_variables)} optimizer values.")
+        state = jax.tree.unflatten(built["treedef"], optimizer_variables)
+        updates, state = self.update(grads, state, values)
+        return list(optax.apply_updates(values, updates)), jax.tree.leaves(state)
+
     def as_optax(self) -> optax.GradientTransformationExtraArgs:
         """Returns this optimizer as a plain `optax.GradientTransformationExtraArgs` tuple."""
         return optax.GradientTransformationExtraArgs(self.init, self.update)
@@ -530,6 +601,34 @@ class Optimizer:
         config = {**self.get_config(), "learning_rate": self.learning_rate}
         args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({args})"
+
+
+class _StateVariable:
+    """One value of an optimizer's state after `build` (Keras's optimizer variable)."""
+
+    def __init__(self, optimizer, index):
+        self._optimizer, self._index = optimizer, index
+
+    @property
+    def value(self):
+        return self._optimizer._built["values"][self._index]
+
+    def assign(self, value):
+        old = self.value
+        self._optimizer._built["values"][self._index] = jnp.asarray(value, old.dtype).reshape(
+            old.shape)
+
+    def numpy(self):
+        return np.asarray(self.value)
+
+    shape = property(lambda self: self.value.shape)
+    dtype = property(lambda self: self.value.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype=dtype)
+
+    def __repr__(self):
+        return f"<{self._optimizer.name} variable {self._index}, shape={tuple(self.shape)}>"
 
 
 def _find_state(opt_state, kind):
@@ -1623,6 +1722,7 @@ class LossScaleOptimizer(Optimizer):
         self.initial_scale = initial_scale
         self.dynamic_growth_steps = dynamic_growth_steps
         self.inner_optimizer.loss_scale_factor = None
+        self.inner_optimizer._loss_scaling_decided = True
 
     @property
     def learning_rate(self):

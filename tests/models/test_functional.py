@@ -87,3 +87,67 @@ def test_summary_lists_input_layers(capsys):
     kerasx.Model(x, layers.Dense(2)(x)).summary()
     out = capsys.readouterr().out
     assert "input_layer (InputLayer)" in out and "(None, 4)" in out and "Total params: 10" in out
+
+
+def _ticket_model(lib):
+    """Keras's functional guide: three inputs, one of them joining the graph late."""
+    title, body = lib.Input(shape=(None,), name="title"), lib.Input(shape=(None,), name="body")
+    tags = lib.Input(shape=(3,), name="tags")
+    t = lib.layers.LSTM(4)(lib.layers.Embedding(10, 2)(title))
+    b = lib.layers.LSTM(2)(lib.layers.Embedding(10, 2)(body))
+    x = lib.layers.concatenate([t, b, tags])
+    return lib.Model([title, body, tags], [lib.layers.Dense(1, name="priority")(x),
+                                           lib.layers.Dense(2, name="department")(x)])
+
+
+def test_layers_and_weights_follow_keras_order_by_depth():
+    """Keras orders `model.layers` (and so `get_weights()`) deepest first, not by first use:
+    the 'tags' input, one step from the concatenation, comes after both LSTMs."""
+    from keras_oracle import require_keras
+
+    keras = require_keras()
+    ours, theirs = _ticket_model(kerasx), _ticket_model(keras)
+    assert [type(l).__name__ for l in ours.layers] == [type(l).__name__ for l in theirs.layers]
+    assert [l.name for l in ours.layers][:2] == ["title", "body"] and ours.layers[6].name == "tags"
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.weights]
+    theirs.set_weights(ours.get_weights())
+    rng = np.random.default_rng(0)
+    data = [rng.integers(0, 10, (2, 5)), rng.integers(0, 10, (2, 3)),
+            rng.random((2, 3), "float32")]
+    for a, b in zip(ours.predict(data, verbose=0), theirs.predict(data, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_input_shape_and_output_shape_as_keras():
+    single = kerasx.Model(*(lambda i: (i, layers.Dense(3)(i)))(kerasx.Input((4,))))
+    assert single.input_shape == (None, 4) and single.output_shape == (None, 3)
+    model = _ticket_model(kerasx)
+    assert model.input_shape == [(None, None), (None, None), (None, 3)]
+    assert model.output_shape == [(None, 1), (None, 2)]
+
+
+def test_from_config_of_custom_layer_whose_config_has_no_name():
+    """A custom `get_config` that returns only the constructor's arguments (Keras's guide):
+    `from_config` must not hand the layer a `name` its `__init__` does not take."""
+
+    class CustomDense(layers.Layer):
+        def __init__(self, units=32):
+            super().__init__()
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units))
+
+        def call(self, inputs):
+            return inputs @ self.w
+
+        def get_config(self):
+            return {"units": self.units}
+
+    inputs = kerasx.Input((4,))
+    model = kerasx.Model(inputs, CustomDense(10)(inputs))
+    new_model = kerasx.Model.from_config(model.get_config(),
+                                         custom_objects={"CustomDense": CustomDense})
+    new_model.set_weights(model.get_weights())
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(new_model(x), model(x), rtol=1e-6)

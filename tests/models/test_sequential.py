@@ -143,3 +143,19 @@ def test_unknown_sequence_length_builds_valid_convolutions():
     seq.compile("sgd", "mse")
     seq.fit(np.ones((8, 12, 3), "float32"), np.ones((8, 4), "float32"), verbose=0)
     assert seq.predict(np.ones((2, 20, 3), "float32"), verbose=0).shape == (2, 4)
+
+
+def test_build_with_unknown_dimensions_keeps_them_unknown():
+    """`model.build((None, None))` (Keras's masking guide): any sequence length afterwards."""
+    model = Sequential([layers.Embedding(50, 4, mask_zero=True), layers.LSTM(3)])
+    model.build((None, None))
+    assert model.input_shape == (None, None) and model.output_shape == (None, 3)
+    for length in (5, 9):
+        assert model.predict(np.ones((2, length), "int32"), verbose=0).shape == (2, 3)
+
+
+def test_input_shape_and_output_shape_as_keras():
+    model = Sequential([kerasx.Input((6,)), layers.Dense(2)])
+    assert model.input_shape == (None, 6) and model.output_shape == (None, 2)
+    with pytest.raises(AttributeError):
+        Sequential([layers.Dense(2)]).output_shape

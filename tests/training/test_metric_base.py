@@ -139,3 +139,28 @@ def test_keras_style_metric_in_compile_matches_keras_fit():
         np.testing.assert_allclose(h1.history[key], h2.history[key], rtol=1e-5)
     np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0),
                                rtol=1e-5)
+
+
+def test_keras_style_result_may_return_a_variable_itself_under_jit():
+    """Keras's guide returns the variable (`return self.true_positives`); under `jit` (fit's
+    compiled step) its value is the result, not a handle JAX cannot trace."""
+
+    class Count(metrics.Metric):
+        def __init__(self, name="count", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(jnp.sum(jnp.asarray(y_pred)))
+
+        def result(self):
+            return self.total
+
+    metric = Count()
+    state = jax.jit(metric.update)(metric.init(), Y_TRUE[0], Y_PRED[0])
+    result = jax.jit(lambda s: metrics.metric_result(metric, s))(state)
+    np.testing.assert_allclose(result, Y_PRED[0].sum(), rtol=1e-6)
+    values = jax.jit(metric.stateless_update_state)(metric.stateless_reset_state(),
+                                                    Y_TRUE[0], Y_PRED[0])
+    np.testing.assert_allclose(jax.jit(metric.stateless_result)(values), Y_PRED[0].sum(),
+                               rtol=1e-6)

@@ -164,3 +164,31 @@ def test_argument_errors():
     opt = optimizers.AdamW()
     with pytest.raises(ValueError, match="needs the current weights"):
         opt.update(grads[0], opt.init(params))
+
+
+def test_build_variables_and_stateless_apply_match_keras_in_a_jitted_loop():
+    """Keras 3's hand-written JAX loop: `optimizer.build(vars)`, the values of
+    `optimizer.variables`, then `stateless_apply` under `jax.jit`."""
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((3, 2)).astype("float32"), np.zeros(2, "float32")]
+    grads = [[rng.standard_normal(v.shape).astype("float32") for v in values] for _ in range(3)]
+    ours = optimizers.Adam(learning_rate=0.1)
+    assert ours.variables == []
+    with pytest.raises(ValueError, match="build"):
+        ours.stateless_apply([], grads[0], values)
+    ours.build(values)
+    theirs = keras.optimizers.Adam(learning_rate=0.1)
+    k_vars = [keras.Variable(v) for v in values]
+    theirs.build(k_vars)
+    o_state, o_vals = [v.value for v in ours.variables], list(values)
+    k_state, k_vals = [v.value for v in theirs.variables], list(values)
+    step = jax.jit(ours.stateless_apply)
+    for g in grads:
+        o_vals, o_state = step(o_state, g, o_vals)
+        k_vals, k_state = theirs.stateless_apply(k_state, g, k_vals)
+    for a, b in zip(o_vals, k_vals):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="built for 2 variables"):
+        ours.stateless_apply(o_state, grads[0][:1], values[:1])
+    ours.variables[0].assign(np.asarray(5, "int32"))
+    assert int(ours.variables[0].numpy()) == 5
