@@ -44,5 +44,8 @@ history = model.fit(x[rows], y[rows], batch_size=local, epochs=2, shuffle=False,
 weights = model.get_weights()  # gathers weights split across the processes
 # every process calls save (it gathers); process 0 writes the file
 model.save_weights(out.replace(".npz", "") + ".shared.weights.safetensors")
-np.savez(out, *weights, loss=np.asarray(history.history["loss"]))
+# each process predicts its own rows (its share of every global batch)
+predictions = model.predict(x[rows], batch_size=local, verbose=0)
+np.savez(out, *weights, loss=np.asarray(history.history["loss"]), predictions=predictions,
+         rows=rows)
 print("process", pid, "done", flush=True)

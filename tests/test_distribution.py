@@ -307,7 +307,7 @@ def _one_process_reference():
     x, y = data()
     model = make_model()
     history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-    return model.get_weights(), history.history["loss"]
+    return model.get_weights(), history.history["loss"], model.predict(x, verbose=0)
 
 
 @pytest.mark.parametrize("mode", ["model", pytest.param("data", marks=pytest.mark.slow)])
@@ -316,11 +316,14 @@ def test_two_processes_train_the_same_weights_as_one(mode, tmp_path):
     spans the processes (each feeds half of every batch) and whose model axis splits the
     kernels within each, or DataParallel over all 8 devices."""
     results = _two_processes(mode, tmp_path)
-    weights, loss = _one_process_reference()
+    weights, loss, predictions = _one_process_reference()
     for result in results:
         np.testing.assert_allclose(result["loss"], loss, rtol=1e-5)
         for i, w in enumerate(weights):
             np.testing.assert_allclose(result[f"arr_{i}"], w, atol=1e-5)
+        # `predict` in each process returns the predictions of the rows it fed
+        np.testing.assert_allclose(result["predictions"], predictions[result["rows"]],
+                                   atol=1e-5)
     # the weights file that both processes saved (process 0 wrote it) loads in one process
     saved = tmp_path / "process0.shared.weights.safetensors"
     assert saved.exists() and not (tmp_path / "process1.shared.weights.safetensors").exists()

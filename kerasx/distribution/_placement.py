@@ -177,3 +177,16 @@ def host_array(a) -> np.ndarray:
         from jax.experimental import multihost_utils
         return np.asarray(multihost_utils.process_allgather(a, tiled=True))
     return np.asarray(a)
+
+
+def process_rows(dist, tree):
+    """This process's share of stepped outputs `(steps, global batch, ...)` (split along axis
+    1 as the process fed its rows): `(steps, its batch, ...)` arrays it can read."""
+    from jax.experimental import multihost_utils
+    mesh = dist.device_mesh.backend_mesh
+
+    def one(a):
+        spec = PartitionSpec(None, dist.batch_dim_name, *([None] * (a.ndim - 2)))
+        a = jax.device_put(a, NamedSharding(mesh, spec))
+        return multihost_utils.global_array_to_host_local_array(a, mesh, spec)
+    return jax.tree.map(one, tree)

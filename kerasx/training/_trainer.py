@@ -1193,6 +1193,8 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, steps=Non
         cbs.on_predict_batch_begin(start)
         y = fn(*model._trees(), *args,
                length=args[2].shape[0] if isinstance(feed, StreamFeed) else length)
+        if dist is not None and jax.process_count() > 1:  # this process's rows
+            y = _placement.process_rows(dist, y)
         outs.append((y, stop - start, rows))
         cbs.on_predict_batch_end(stop - 1, {"outputs": y})
     flat = []
