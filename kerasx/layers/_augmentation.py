@@ -181,13 +181,7 @@ class _ImageAugmentation(Layer):
 
     def _check_dict(self, spec):
         """Checks a dict input's keys and shapes (Keras's `{"images": ..., ...}` form)."""
-        where = f"Layer '{self.name}' ({type(self).__name__})"
-        unknown = sorted(set(spec) - set(_DICT_KEYS))
-        if "images" not in spec or unknown:
-            raise ValueError(
-                f"{where} takes images, or a dict with the key 'images' and optionally "
-                f"'labels', 'bounding_boxes' and 'segmentation_masks'. Received keys: "
-                f"{sorted(spec)}")
+        where = _check_dict_keys(self, spec)
         images = spec["images"]
         self._check_images(images)
         if "segmentation_masks" in spec:
@@ -364,6 +358,19 @@ class _ImageAugmentation(Layer):
 def _spec_of(x):
     return jax.tree.map(lambda a: a if isinstance(a, jax.ShapeDtypeStruct) else
                         jax.ShapeDtypeStruct(tuple(jnp.shape(a)), jnp.result_type(a)), x)
+
+
+def _check_dict_keys(layer, spec) -> str:
+    """Checks the keys of a dict input (Keras's `{"images", "labels", "bounding_boxes",
+    "segmentation_masks"}`); returns how errors name the layer."""
+    where = f"Layer '{layer.name}' ({type(layer).__name__})"
+    unknown = sorted(set(spec) - set(_DICT_KEYS))
+    if "images" not in spec or unknown:
+        raise ValueError(
+            f"{where} takes images, or a dict with the key 'images' and optionally "
+            f"'labels', 'bounding_boxes' and 'segmentation_masks'. Received keys: "
+            f"{sorted(spec)}")
+    return where
 
 
 def _check_bounding_boxes(where, bounding_boxes, images):

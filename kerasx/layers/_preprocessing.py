@@ -571,14 +571,8 @@ class _ImageDictLayer(Layer):
     {"boxes", "labels"}, "segmentation_masks"}` (all but "images" optional)."""
 
     def _check_dict(self, spec):
-        from ._augmentation import _DICT_KEYS, _check_bounding_boxes
-        where = f"Layer '{self.name}' ({type(self).__name__})"
-        unknown = sorted(set(spec) - set(_DICT_KEYS))
-        if "images" not in spec or unknown:
-            raise ValueError(
-                f"{where} takes images, or a dict with the key 'images' and optionally "
-                f"'labels', 'bounding_boxes' and 'segmentation_masks'. Received keys: "
-                f"{sorted(spec)}")
+        from ._augmentation import _check_bounding_boxes, _check_dict_keys
+        where = _check_dict_keys(self, spec)
         images = spec["images"]
         ha, wa = _image_axes(self, images)
         if "segmentation_masks" in spec:

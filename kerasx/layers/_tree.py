@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._nested import get_path as get_path
+from .._nested import set_path as set_path
 from ..distribution._placement import host_array
 
 
@@ -159,21 +161,6 @@ def _describe(shapes: Dict) -> str:
     flat = jax.tree_util.tree_leaves_with_path(shapes, is_leaf=lambda s: isinstance(s, tuple))
     return "{" + ", ".join(f"{jax.tree_util.keystr(p)[2:-2]}: {shape_str(s)}"
                            for p, s in flat) + "}"
-
-
-def get_path(tree, path):
-    for p in path:
-        tree = tree[p]
-    return tree
-
-
-def set_path(tree, path, value):
-    """Returns a copy of nested dict `tree` with `path` set to `value`."""
-    if not path:
-        return value
-    out = dict(tree)
-    out[path[0]] = set_path(tree[path[0]], path[1:], value)
-    return out
 
 
 def get_weights_from(layer, params, state) -> List[np.ndarray]:

@@ -164,22 +164,6 @@ def _path_str(path) -> str:
     return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
 
 
-def tree_get(tree, path):
-    """The entry of nested dict `tree` at the key sequence `path`."""
-    for p in path:
-        tree = tree[p]
-    return tree
-
-
-def tree_set(tree, path, value):
-    """A copy of nested dict `tree` with the entry at `path` set to `value`."""
-    if not path:
-        return value
-    out = dict(tree)
-    out[path[0]] = tree_set(tree[path[0]], path[1:], value)
-    return out
-
-
 def flatten_tree(prefix: str, tree) -> Dict[str, np.ndarray]:
     """`{"prefix/a/b": array}` for the leaves of a nested dict of arrays."""
     flat = {}

@@ -49,8 +49,8 @@ import jax
 import numpy as np
 
 from . import _files
-from ._files import tree_get as _get
-from ._files import tree_set as _set
+from .._nested import get_path as _get
+from .._nested import set_path as _set
 from ..distribution._placement import host_array
 
 _CONFIG = "config.json"

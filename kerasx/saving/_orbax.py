@@ -38,8 +38,8 @@ import jax
 import numpy as np
 
 from . import _files
-from ._files import tree_get as _get
-from ._files import tree_set as _set
+from .._nested import get_path as _get
+from .._nested import set_path as _set
 
 __all__ = ["is_orbax_checkpoint", "latest_checkpoint", "load_model", "load_weights",
            "model_state_tree", "restore_sharded", "save_sharded"]
