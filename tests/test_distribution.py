@@ -362,3 +362,21 @@ def test_layout_map_keys_match_keras_and_kerasx_weight_paths():
     assert by_path["key/kernel"] == P("model", None, None)
     assert by_path["query/kernel"] == P(None, "model", None)
     assert by_path["value/kernel"] == P(None, None, None)
+
+
+def test_streamed_batches_of_one_sample_with_one_feature_keep_their_shape():
+    """Stepped chunks: rows of shape (1,) in batches of 1 stay (steps, 1, 1), not (steps, 1)."""
+    x = np.arange(6, dtype="float32").reshape(6, 1)
+
+    def train(dist):
+        distribution.set_distribution(dist)
+        try:
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+            model.compile("sgd", "mse", data_on_device=False)
+            model.fit(x, 2 * x, batch_size=1, epochs=1, shuffle=False, verbose=0)
+            return model.get_weights()
+        finally:
+            distribution.set_distribution(None)
+    for a, b in zip(train(None), train(distribution.DataParallel(devices=jax.devices()[:1]))):
+        np.testing.assert_allclose(a, b, atol=1e-6)

@@ -792,10 +792,10 @@ def _stepped_placer(dist):
         k, bs = valid.shape
         pad = (-bs) % unit
 
-        def stepped(a):
+        def stepped(a, flat=True):  # flat: rows (k * bs, ...); else already (k, bs, ...)
             a = np.asarray(a)
-            rows = a.shape[2:] if a.shape[:2] == (k, bs) else a.shape[1:]  # valid is (k, bs)
-            a = np.array(a.reshape((k, bs) + rows))  # a copy: host buffers are reused
+            a = np.array(a.reshape((k, bs) + a.shape[1 if flat else 2:]))  # a copy: host
+            # buffers are reused
             if pad:
                 a = np.concatenate([a, np.zeros((k, pad) + a.shape[2:], a.dtype)], axis=1)
             sharding = _placement.batch_sharding(dist, a.ndim, axis=1)
@@ -804,7 +804,7 @@ def _stepped_placer(dist):
             return jax.device_put(a, sharding)
         host_valid = np.concatenate([valid, np.zeros((k, pad), valid.dtype)], axis=1) \
             if pad else valid
-        return jax.tree.map(stepped, data), stepped(valid), host_valid
+        return jax.tree.map(stepped, data), stepped(valid, flat=False), host_valid
     return place
 
 
