@@ -810,6 +810,16 @@ class Layer:
 
     def _eager_call(self, inputs, args, kwargs):
         training = bool(kwargs.pop("training", False) or False)
+        # Keras's mask channel on arrays: the inputs' `_keras_mask` goes to `mask=` (and
+        # `{name}_mask`) when not given, and the outputs carry `compute_mask`'s masks
+        in_mask = kwargs.get("mask")
+        if in_mask is None:
+            in_mask = keras_mask(inputs)
+            if in_mask is not None and takes_mask(self):
+                kwargs["mask"] = in_mask
+        kwargs.update(argument_masks(self, args, {k: v for k, v in kwargs.items()
+                                                  if k != "mask" and holds_arrays(v)},
+                                     kwargs, keras_mask))
         if not self.built:
             self._build_for(as_spec(inputs))
         params, state = _tree.gather(self)
@@ -819,6 +829,8 @@ class Layer:
                                          rng=rng, **kwargs)
         self._last_losses = added
         _tree.assign(self, params, new_state)  # `variable.assign` in call sticks, as in Keras
+        if in_mask is not None or makes_masks(self):
+            set_keras_masks(out, self.compute_mask(inputs, in_mask))
         return out
 
 
@@ -933,6 +945,93 @@ def apply_masked(layer, params, state, inputs, in_mask, *args, training=False, r
     if in_mask is not None or makes_masks(layer):
         out_mask = layer.compute_mask(inputs, in_mask)
     return out, new_state, out_mask
+
+
+def init_masked(layer, rng, inputs, in_mask, *args, arg_masks=None, **kwargs):
+    """`layer.init` inside a container with Keras's mask channel: a layer written with
+    `call(inputs, mask=None)` gets the incoming mask (a spec) on the call that builds it too,
+    as in Keras's symbolic call, where a `call` that needs its mask sees it. `arg_masks`: the
+    `{name}_mask` keywords of `argument_masks`, for such a layer alike."""
+    if layer._uses_call():
+        if in_mask is not None and takes_mask(layer):
+            kwargs["mask"] = in_mask
+        kwargs.update(arg_masks or {})
+    return layer.init(rng, inputs, *args, **kwargs)
+
+
+def spec_masked(layer, params, state, inputs, in_mask, *args, **kwargs):
+    """`apply_masked`'s `(outputs, output_mask)` as specs, computed without running anything.
+    Keyword arguments that hold no arrays or specs (`reverse=True`) are passed as they are."""
+    traced = {k: v for k, v in kwargs.items() if holds_arrays(v)}
+    plain = {k: v for k, v in kwargs.items() if k not in traced}
+    return jax.eval_shape(
+        lambda p, s, x, m, a, k: apply_masked(layer, p, s, x, m, *a, **k, **plain)[::2],
+        params, state, inputs, in_mask, tuple(args), traced)
+
+
+def argument_masks(layer, args, tensor_kwargs, given, mask_of) -> Dict[str, Any]:
+    """Keras's rule for a layer called on several tensors (`mha(query, value, key=k)`): the
+    mask of each further tensor argument `name` (`mask_of(tensor)`, None for none) goes to the
+    keyword `{name}_mask` when the layer's `apply` (or `call`) takes one and the call (`given`)
+    did not set it. The first input's mask goes to `mask=` (`apply_masked`)."""
+    uses_call = type(layer).apply is Layer.apply
+    fn = layer.call if uses_call else layer.apply
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    positional = [p.name for p in params.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = positional[1 if uses_call else 3:]  # after (inputs) / (params, state, inputs)
+    out = {}
+    for name, tensor in list(zip(positional, args)) + list(tensor_kwargs.items()):
+        target = f"{name}_mask"
+        if target in params and given.get(target) is None:
+            mask = mask_of(tensor)
+            if mask is not None:
+                out[target] = mask
+    return out
+
+
+def holds_arrays(value) -> bool:
+    """Whether a call argument holds arrays or specs (traced), rather than plain values."""
+    return any(hasattr(leaf, "shape") and hasattr(leaf, "dtype")
+               for leaf in jax.tree.leaves(value))
+
+
+def keras_mask(value):
+    """The Keras mask attached to an array or symbolic tensor (`_keras_mask`), in the
+    structure of `value`; None when no leaf carries one."""
+    is_kt = lambda t: isinstance(t, KerasTensor)
+    leaves = jax.tree.leaves(value, is_leaf=is_kt)
+    masks = [getattr(t, "_keras_mask", None) for t in leaves]
+    if all(m is None for m in masks):
+        return None
+    if len(leaves) == 1 and (is_kt(value) or hasattr(value, "shape")):
+        return masks[0]
+    return jax.tree.unflatten(jax.tree.structure(value, is_leaf=is_kt), masks)
+
+
+def set_keras_masks(outputs, out_mask):
+    """Attaches `out_mask` (a layer's `compute_mask`) to its outputs as `_keras_mask`, as
+    Keras does: one mask per output, or the same mask on each. Leaves that cannot take an
+    attribute are left alone."""
+    is_kt = lambda t: isinstance(t, KerasTensor)
+    leaves = jax.tree.leaves(outputs, is_leaf=is_kt)
+    if out_mask is None or not leaves:
+        return
+    if len(leaves) == 1:
+        masks = [out_mask]
+    elif isinstance(out_mask, (list, tuple)):
+        masks = list(out_mask)
+    else:
+        masks = [out_mask] * len(leaves)
+    for t, m in zip(leaves, masks):
+        if m is not None and getattr(t, "_keras_mask", None) is None:
+            try:
+                t._keras_mask = m
+            except AttributeError:
+                pass
 
 
 def _is_float(dtype) -> bool:
@@ -1072,24 +1171,41 @@ class KerasTensor:
 def _symbolic_call(layer: Layer, inputs: Any, args=(), call_kwargs=None):
     """Records `layer(inputs, *args, **call_kwargs)` in the graph and returns symbolic
     outputs. Tensors may appear in `args` and `call_kwargs` (`mha(query, value,
-    attention_mask=m)`); other keyword arguments (`training=False`) are recorded with the call."""
+    attention_mask=m)`); other keyword arguments (`training=False`) are recorded with the call.
+
+    The Keras mask channel runs symbolically too: the inputs' masks (`_keras_mask`) go to a
+    `call(..., mask=None)` (and `{name}_mask`) while the output shape is computed, and the
+    outputs carry the masks `compute_mask` gives them. (At run time the model passes the
+    masks itself; they are not recorded with the call.)"""
     is_kt = lambda t: isinstance(t, KerasTensor)
     call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if v is not None}
     tensor_kwargs = {k: v for k, v in call_kwargs.items() if _holds_kt(v)}
-    everything = (inputs, tuple(args), tensor_kwargs)
+    in_mask = call_kwargs.get("mask", keras_mask(inputs))
+    arg_masks = argument_masks(layer, args, tensor_kwargs, call_kwargs, keras_mask)
+    feeds_mask = (in_mask is not None and takes_mask(layer) and "mask" not in call_kwargs) \
+        or bool(arg_masks)
+    makes_mask = in_mask is not None or makes_masks(layer)
+    everything = (inputs, tuple(args), tensor_kwargs, in_mask, arg_masks)
     has_unknown = any(None in t.shape for t in jax.tree.leaves(everything, is_leaf=is_kt))
 
     def spec_at(size):
-        if not args and not (set(call_kwargs) - {"training"}):
-            return layer.output_spec(as_spec(inputs, size))
-        spec0, arg_specs, kw_specs = as_spec(everything, size)
+        spec0, arg_specs, kw_specs, mask_spec, arg_mask_specs = as_spec(everything, size)
+        out_mask = None
+        if makes_mask:
+            out_mask = jax.eval_shape(layer.compute_mask, spec0, mask_spec)
+        if not args and not (set(call_kwargs) - {"training"}) and not feeds_mask:
+            return layer.output_spec(spec0), out_mask
         plain = {k: v for k, v in call_kwargs.items() if k not in tensor_kwargs and
                  k != "training"}
-        p, s = jax.eval_shape(lambda a, b, c: layer.init(jax.random.key(0), a, *b, **c),
-                              spec0, arg_specs, kw_specs)
-        return jax.eval_shape(lambda p_, s_, a, b, c: apply_layer(layer, p_, s_, a, *b, **c,
-                                                                  **plain)[0],
-                              p, s, spec0, arg_specs, kw_specs)
+        p, s = jax.eval_shape(
+            lambda a, b, c, m, am: init_masked(layer, jax.random.key(0), a, m, *b,
+                                               arg_masks=am, **c),
+            spec0, arg_specs, kw_specs, mask_spec, arg_mask_specs)
+        out = jax.eval_shape(
+            lambda p_, s_, a, m, b, c: apply_masked(layer, p_, s_, a, m, *b, **c, **plain)[0],
+            p, s, spec0, mask_spec if "mask" not in kw_specs else None, arg_specs,
+            {**kw_specs, **arg_mask_specs})
+        return out, out_mask
 
     try:
         specs = [spec_at(size) for size in (_SYMBOLIC_SIZES if has_unknown else _SYMBOLIC_SIZES[:1])]
@@ -1097,10 +1213,11 @@ def _symbolic_call(layer: Layer, inputs: Any, args=(), call_kwargs=None):
         shapes = jax.tree.map(lambda t: shape_str(t.shape), inputs, is_leaf=is_kt)
         raise type(e)(f"{e}\n(while calling layer '{layer.name}' on inputs of shape {shapes})") from e
     # A dimension that follows the stand-in size of the unknown input dimensions is unknown.
-    outputs = jax.tree.map(
+    outputs, out_mask = jax.tree.map(
         lambda *ss: KerasTensor(tuple(d if all(s.shape[i] == d for s in ss) else None
                                       for i, d in enumerate(ss[0].shape)), ss[0].dtype),
         *specs)
+    set_keras_masks(outputs, out_mask)
     node = Node(layer, inputs, outputs, call_kwargs, tuple(args))
     for t in node.output_tensors:
         t.node = node

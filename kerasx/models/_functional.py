@@ -1,12 +1,11 @@
 """The functional `Model(inputs, outputs)`: a graph combinator built from symbolic tensors."""
 
-import inspect
 from typing import Any, Dict, List, Optional
 
 import jax
 
-from ..layers._base import (KerasTensor, Layer, Node, apply_layer, apply_masked, as_spec,
-                            check_input_spec, shape_str)
+from ..layers._base import (KerasTensor, Layer, Node, apply_masked, argument_masks, as_spec,
+                            check_input_spec, init_masked, shape_str, spec_masked)
 from ..layers._core import InputLayer
 from ._model import Model
 from ..layers._tree import unique_key
@@ -218,24 +217,21 @@ class Functional(Model):
         env = {id(t): s for t, s in zip(_leaves(self._inputs), flat)}
         params = {k: {} for k in self._keys}
         state = {k: {} for k in self._keys}
-        done = set()
+        done, masks = set(), {}  # masks: the specs of the tensors' Keras masks
         for i, node in enumerate(self._nodes):
             layer = node.layer
             key = self._key_of[id(layer)]
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
             more, kwargs = _call_values(node, env)
+            in_mask, kwargs = _node_masks(node, masks, kwargs)
             if id(layer) not in done:
                 check_input_spec(layer, args)
-                params[key], state[key] = layer.init(jax.random.fold_in(rng, i), args, *more,
-                                                     **kwargs)
+                params[key], state[key] = init_masked(layer, jax.random.fold_in(rng, i), args,
+                                                      in_mask, *more, **kwargs)
                 done.add(id(layer))
-            traced = {k: v for k, v in kwargs.items() if _holds_specs(v)}
-            plain = {k: v for k, v in kwargs.items() if k not in traced}  # reverse=True, ...
-            out = jax.eval_shape(
-                lambda p, s, x, m, k: apply_layer(layer, p, s, x, *m, **k, **plain)[0],
-                params[key], state[key], args, more, traced)
-            for t, s in zip(node.output_tensors, _leaves(out)):
-                env[id(t)] = s
+            out, out_mask = spec_masked(layer, params[key], state[key], args, in_mask, *more,
+                                        **kwargs)
+            _record(node, out, out_mask, env, masks)
         return params, state
 
     def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):
@@ -257,23 +253,14 @@ class Functional(Model):
         for i, node in enumerate(self._nodes):
             key = self._key_of[id(node.layer)]
             args = jax.tree.map(lambda t: env[id(t)], node.inputs, is_leaf=_is_kt)
-            in_masks = [masks.get(id(t)) for t in node.input_tensors]
-            in_mask = None if all(m is None for m in in_masks) else (
-                in_masks[0] if _is_kt(node.inputs) else _restructure(node.inputs, in_masks))
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
             node_training = bool(node.call_kwargs.get("training", training)) and training
             more, kwargs = _call_values(node, env)
-            kwargs.update(_argument_masks(node, masks, kwargs))
+            in_mask, kwargs = _node_masks(node, masks, kwargs)
             out, new_state[key], out_mask = apply_masked(
                 node.layer, params[key], new_state[key], args, in_mask, *more,
                 training=node_training, rng=layer_rng, batch_mask=batch_mask, **kwargs)
-            out_leaves = jax.tree.leaves(out)
-            out_masks = [out_mask] if len(out_leaves) == 1 else (
-                list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(out_leaves))
-            for t, v, m in zip(node.output_tensors, out_leaves, out_masks):
-                env[id(t)] = v
-                if m is not None:
-                    masks[id(t)] = m
+            _record(node, out, out_mask, env, masks)
         outputs = jax.tree.map(lambda t: env[id(t)], self._outputs, is_leaf=_is_kt)
         output_masks = _map_tensors(lambda t: masks.get(id(t)), self._outputs)
         return outputs, new_state, output_masks
@@ -527,35 +514,32 @@ def _call_values(node, env):
     return more, kwargs
 
 
-def _argument_masks(node, masks, given) -> Dict[str, Any]:
-    """Keras's rule for a layer called on several tensors (`mha(query, value, key=k)`): the mask
-    of each further tensor argument `name` goes to the keyword `{name}_mask` when the layer's
-    `apply` (or `call`) takes one and the call did not set it. (The first input's mask goes to
-    `mask=`, through `apply_masked`.)"""
-    layer = node.layer
-    uses_call = type(layer).apply is Layer.apply
-    fn = layer.call if uses_call else layer.apply
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return {}
-    positional = [p.name for p in params.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    positional = positional[1 if uses_call else 3:]  # after (inputs) / (params, state, inputs)
-    named = list(zip(positional, node.args)) + [
-        (k, v) for k, v in node.call_kwargs.items() if _is_kt(v)]
-    out = {}
-    for name, tensor in named:
-        mask = masks.get(id(tensor)) if _is_kt(tensor) else None
-        target = f"{name}_mask"
-        if mask is not None and target in params and given.get(target) is None:
-            out[target] = mask
-    return out
+def _node_masks(node, masks, kwargs):
+    """The Keras masks going into a node's layer, from `masks` (by tensor id): `(in_mask,
+    kwargs)`, `in_mask` the first input's (or the call's explicit `mask=`, taken out of
+    `kwargs`), the masks of further tensor arguments added to `kwargs` as `{name}_mask`."""
+    kwargs = dict(kwargs)
+    in_mask = kwargs.pop("mask", None)
+    if in_mask is None:
+        in_masks = [masks.get(id(t)) for t in node.input_tensors]
+        if any(m is not None for m in in_masks):
+            in_mask = in_masks[0] if _is_kt(node.inputs) else _restructure(node.inputs,
+                                                                           in_masks)
+    tensor_kwargs = {k: v for k, v in node.call_kwargs.items() if _is_kt(v)}
+    kwargs.update(argument_masks(node.layer, node.args, tensor_kwargs, kwargs,
+                                 lambda t: masks.get(id(t)) if _is_kt(t) else None))
+    return in_mask, kwargs
 
 
-def _holds_specs(value) -> bool:
-    """Whether a call argument holds arrays or specs (traced), rather than plain values."""
-    return any(hasattr(leaf, "shape") and hasattr(leaf, "dtype") for leaf in jax.tree.leaves(value))
+def _record(node, out, out_mask, env, masks):
+    """Stores a node's outputs (and the masks `compute_mask` gave them) by tensor id."""
+    out_leaves = jax.tree.leaves(out)
+    out_masks = [out_mask] if len(out_leaves) == 1 else (
+        list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(out_leaves))
+    for t, v, m in zip(node.output_tensors, out_leaves, out_masks):
+        env[id(t)] = v
+        if m is not None:
+            masks[id(t)] = m
 
 
 def _restructure(structure, leaves):

@@ -4,8 +4,8 @@ from typing import List, Optional, Sequence
 
 import jax
 
-from ..layers._base import (_SYMBOLIC_SIZES, KerasTensor, Layer, apply_layer, apply_masked,
-                            as_spec, check_input_spec, shape_str)
+from ..layers._base import (_SYMBOLIC_SIZES, KerasTensor, Layer, apply_masked, as_spec,
+                            check_input_spec, init_masked, shape_str, spec_masked)
 from ..layers._tree import unique_key as unique_key
 from ..layers._core import InputLayer
 from ._model import Model, _spec_from_shapes
@@ -186,12 +186,12 @@ class Sequential(Model):
         elif self._input_shape[0] is not None:  # built for its declared batch (stateful RNNs)
             spec = jax.ShapeDtypeStruct((self._input_shape[0],) + tuple(spec.shape[1:]),
                                         spec.dtype)
-        params, state = {}, {}
+        params, state, mask = {}, {}, None
         for i, (key, layer) in enumerate(self._layer_items()):
             check_input_spec(layer, spec)
-            p, s = layer.init(jax.random.fold_in(rng, i), spec)
+            p, s = init_masked(layer, jax.random.fold_in(rng, i), spec, mask)
             params[key], state[key] = p, s
-            spec = jax.eval_shape(lambda p_, s_, x_: apply_layer(layer, p_, s_, x_)[0], p, s, spec)
+            spec, mask = spec_masked(layer, p, s, spec, mask)
         return params, state
 
     def apply(self, params, state, inputs, *, training=False, rng=None, batch_mask=None):

@@ -180,3 +180,101 @@ def test_lambda_passes_a_mask_only_when_given_one_as_in_keras():
     np.testing.assert_array_equal(keep.apply_with_masks(keep.params, keep.state, x)[2],
                                   x[..., 0] != 0)
     assert drop.apply_with_masks(drop.params, drop.state, x)[2] is None
+
+
+# ------------------------------------------------ the mask channel outside fit: symbolic and eager
+def needs_mask_layers(lib):
+    """Layers whose `call` needs the mask (they fail without it, as Keras's guide's
+    TemporalSoftmax does), one of them holding a sublayer."""
+    ops = lib.ops
+
+    class MaskedMean(lib.layers.Layer):
+        def call(self, x, mask=None):
+            if mask is None:
+                raise ValueError("MaskedMean needs its mask")
+            m = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+            return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+
+    class DenseThenMaskedMean(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = lib.layers.Dense(3)
+            self.mean = MaskedMean()
+
+        def call(self, x, mask=None):
+            return self.mean(self.dense(x), mask=mask)
+
+    return MaskedMean, DenseThenMaskedMean
+
+
+@pytest.mark.parametrize("build", ["functional", "sequential"])
+def test_a_call_that_needs_its_mask_gets_it_while_the_model_is_built_like_keras(build):
+    k = keras()
+    tokens = np.array([[3, 1, 4, 0, 0], [1, 5, 0, 0, 0], [9, 2, 6, 5, 3]], "int32")
+    preds, start = [], None
+    for lib in (kerasx, k):
+        MaskedMean, DenseThenMaskedMean = needs_mask_layers(lib)
+        embed = lib.layers.Embedding(10, 4, mask_zero=True)
+        if build == "functional":
+            inputs = lib.Input((None,), dtype="int32")
+            x = embed(inputs)
+            # symbolic tensors carry their masks, as Keras's do
+            assert x._keras_mask.shape == (None, None) and x._keras_mask.dtype == "bool"
+            model = lib.Model(inputs, [MaskedMean()(x), DenseThenMaskedMean()(x)])
+        else:
+            model = lib.Sequential([lib.Input((None,), dtype="int32"), embed,
+                                    DenseThenMaskedMean()])
+        start = start or model.get_weights()
+        model.set_weights(start)
+        preds.append(model.predict(tokens, verbose=0))
+    for a, b in zip(jax.tree.leaves(preds[0]), jax.tree.leaves(preds[1])):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_eager_outputs_carry_their_masks_like_keras():
+    k = keras()
+    tokens = np.array([[3, 1, 4, 0, 0], [1, 5, 0, 0, 0]], "int32")
+    for lib in (kerasx, k):
+        embed = lib.layers.Embedding(10, 4, mask_zero=True)
+        embed.build((None, 5))
+        x = embed(tokens)
+        np.testing.assert_array_equal(x._keras_mask, tokens != 0)
+    # which layers pass the mask on, drop it, or make their own, compared with Keras
+    outs = []
+    for lib in (kerasx, k):
+        embed = lib.layers.Embedding(10, 4, mask_zero=True)
+        x = embed(tokens)
+        row = {}
+        for name, layer in [("dense", lib.layers.Dense(3)), ("flatten", lib.layers.Flatten()),
+                            ("pool", lib.layers.GlobalAveragePooling1D()),
+                            ("lstm_seq", lib.layers.LSTM(2, return_sequences=True)),
+                            ("lstm", lib.layers.LSTM(2)),
+                            ("masking", lib.layers.Masking(0.0))]:
+            mask = getattr(layer(x), "_keras_mask", None)
+            row[name] = None if mask is None else np.asarray(mask)
+        outs.append(row)
+    assert outs[0].keys() == outs[1].keys()
+    for name in outs[0]:
+        ours, theirs = outs[0][name], outs[1][name]
+        assert (ours is None) == (theirs is None), name
+        if ours is not None:
+            np.testing.assert_array_equal(ours, theirs, err_msg=name)
+
+
+def test_an_eager_call_passes_the_inputs_mask_to_call_like_keras():
+    k = keras()
+    tokens = np.array([[3, 1, 4, 0, 0], [1, 5, 0, 0, 0]], "int32")
+    outs, start = [], None
+    for lib in (kerasx, k):
+        MaskedMean, DenseThenMaskedMean = needs_mask_layers(lib)
+        embed = lib.layers.Embedding(10, 4, mask_zero=True)
+        x = embed(tokens)
+        if start is None:
+            start = embed.get_weights()
+        embed.set_weights(start)
+        x = embed(tokens)
+        outs.append((np.asarray(MaskedMean()(x)),
+                     np.asarray(lib.layers.LSTM(2, kernel_initializer="ones",
+                                                recurrent_initializer="ones")(x))))
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
