@@ -12,6 +12,7 @@ Calling a layer on symbolic tensors (from `kerasx.Input`) records a node in a gr
 
 import functools
 import inspect
+import warnings
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -831,6 +832,7 @@ class Layer:
         _tree.assign(self, params, new_state)  # `variable.assign` in call sticks, as in Keras
         if in_mask is not None or makes_masks(self):
             set_keras_masks(out, self.compute_mask(inputs, in_mask))
+        warn_if_mask_dropped(self, in_mask)
         return out
 
 
@@ -1010,6 +1012,19 @@ def keras_mask(value):
     if len(leaves) == 1 and (is_kt(value) or hasattr(value, "shape")):
         return masks[0]
     return jax.tree.unflatten(jax.tree.structure(value, is_leaf=is_kt), masks)
+
+
+def warn_if_mask_dropped(layer, in_mask):
+    """Keras's warning when a mask reaches a layer that neither passes it on, nor makes one,
+    nor takes it in its call."""
+    if in_mask is not None and not (layer.supports_masking or makes_masks(layer)
+                                    or takes_mask(layer)) and any(
+            m is not None for m in jax.tree.leaves(in_mask, is_leaf=lambda t: t is None)):
+        warnings.warn(
+            f"Layer '{layer.name}' (of type {type(layer).__name__}) was passed an input with a "
+            "mask attached to it. However, this layer does not support masking and will "
+            "therefore destroy the mask information. Downstream layers will not see the mask.",
+            stacklevel=4)
 
 
 def set_keras_masks(outputs, out_mask):
@@ -1218,6 +1233,7 @@ def _symbolic_call(layer: Layer, inputs: Any, args=(), call_kwargs=None):
                                       for i, d in enumerate(ss[0].shape)), ss[0].dtype),
         *specs)
     set_keras_masks(outputs, out_mask)
+    warn_if_mask_dropped(layer, in_mask)
     node = Node(layer, inputs, outputs, call_kwargs, tuple(args))
     for t in node.output_tensors:
         t.node = node

@@ -22,6 +22,37 @@ def _shapes_str(specs) -> str:
     return "[" + ", ".join(shape_str(s.shape) for s in specs) + "]"
 
 
+def _mask_list(layer, inputs, previous_mask):
+    """A merge's masks, one per input (None entries for inputs without one), or None."""
+    if previous_mask is None:
+        return None
+    if not isinstance(previous_mask, (list, tuple)) or len(previous_mask) != len(inputs):
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) expects one mask per input (a list "
+            f"of {len(inputs)}, None where an input has none). Received: mask={previous_mask!r}")
+    return list(previous_mask)
+
+
+def _masked_merge(op, inputs, masks):
+    """Keras's Maximum/Minimum with masks: an input's masked entries take the other side's
+    value before `op`, so a masked entry never wins over a valid one."""
+    output = output_mask = None
+    for x, m in zip(inputs, masks or [None] * len(inputs)):
+        if m is not None:
+            m = jnp.broadcast_to(jnp.expand_dims(jnp.asarray(m).astype(bool), -1), x.shape)
+        if output is None:
+            output, output_mask = x, m
+            continue
+        if m is not None:
+            x = jnp.where(m, x, output)
+        if output_mask is not None:
+            output = jnp.where(output_mask, output, x)
+        output_mask = jnp.logical_or(output_mask, m) if (
+            m is not None and output_mask is not None) else None
+        output = op(output, x)
+    return output
+
+
 class _Merge(Layer):
     """Base of the element-wise merge layers: checks the list of inputs, then folds `_op`."""
 
@@ -97,18 +128,12 @@ class _Merge(Layer):
         return {}, {}
 
     def compute_mask(self, inputs, previous_mask=None):
-        """Keras's merge of masks: an entry is valid where every input that carries a mask has
-        it valid (None when no input carries one)."""
-        if previous_mask is None:
+        """Keras 3's merge of masks: an entry is valid where any input has it valid; None when
+        an input carries no mask."""
+        masks = _mask_list(self, inputs, previous_mask)
+        if masks is None or any(m is None for m in masks):
             return None
-        masks = [m for m in previous_mask if m is not None] if isinstance(
-            previous_mask, (list, tuple)) else [previous_mask]
-        if not masks:
-            return None
-        out = jnp.asarray(masks[0]).astype(bool)
-        for m in masks[1:]:
-            out = jnp.logical_and(out, jnp.asarray(m).astype(bool))
-        return out
+        return functools.reduce(jnp.logical_or, [jnp.asarray(m).astype(bool) for m in masks])
 
     def apply(self, params, state, inputs, *, training=False, rng=None):
         inputs = self._check_list(inputs)
@@ -190,6 +215,13 @@ class Maximum(_Merge):
     def _op(self, a, b):
         return jnp.maximum(a, b)
 
+    def apply(self, params, state, inputs, *, training=False, rng=None, mask=None):
+        if mask is None:
+            return super().apply(params, state, inputs)
+        inputs = self._check_list(inputs)
+        self._output_shape(inputs)
+        return _masked_merge(self._op, inputs, _mask_list(self, inputs, mask)), state
+
 
 class Minimum(_Merge):
     """Takes the element-wise minimum of a list of inputs.
@@ -202,6 +234,13 @@ class Minimum(_Merge):
 
     def _op(self, a, b):
         return jnp.minimum(a, b)
+
+    def apply(self, params, state, inputs, *, training=False, rng=None, mask=None):
+        if mask is None:
+            return super().apply(params, state, inputs)
+        inputs = self._check_list(inputs)
+        self._output_shape(inputs)
+        return _masked_merge(self._op, inputs, _mask_list(self, inputs, mask)), state
 
 
 class Concatenate(_Merge):
@@ -251,6 +290,23 @@ class Concatenate(_Merge):
         inputs = self._check_list(inputs)
         self._output_shape(inputs)
         return jnp.concatenate(inputs, axis=self.axis), state
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras 3's: each input's mask (all valid for an input without one) broadcast to the
+        input's shape, concatenated along `axis`, then valid where any entry of the last axis
+        is."""
+        masks = _mask_list(self, inputs, previous_mask)
+        if masks is None or all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            if m is None:
+                full.append(jnp.ones(x.shape, bool))
+                continue
+            m = jnp.asarray(m).astype(bool)
+            full.append(jnp.broadcast_to(jnp.expand_dims(m, -1), x.shape)
+                        if m.ndim < len(x.shape) else m)
+        return jnp.any(jnp.concatenate(full, axis=self.axis), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

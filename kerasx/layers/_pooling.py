@@ -322,6 +322,32 @@ class GlobalAveragePooling1D(_GlobalPooling):
     """
 
     rank, mode = 1, "average"
+    # Keras's GlobalAveragePooling1D alone of the pooling layers takes a mask: the mean over
+    # the unmasked steps (0 / 0 where every step is masked, as in Keras); the mask stops here.
+    supports_masking = True
+
+    def apply(self, params, state, inputs, mask=None, *, training=False, rng=None):
+        if mask is None:
+            return super().apply(params, state, inputs)
+        if inputs.ndim != 3:
+            return super().apply(params, state, inputs)  # the rank error
+        steps = 1 if self.data_format == "channels_last" else 2
+        mask = jnp.asarray(mask)
+        if mask.shape != (inputs.shape[0], inputs.shape[steps]):
+            raise ValueError(
+                f"Layer '{self.name}' (GlobalAveragePooling1D) expects a mask of shape (batch, "
+                f"steps) = {shape_str((inputs.shape[0], inputs.shape[steps]))} for inputs "
+                f"{shape_str(inputs.shape)}. Received a mask of shape {shape_str(mask.shape)}.")
+        keep = jnp.expand_dims(mask.astype(jnp.bool_), 3 - steps)
+        if not jnp.issubdtype(inputs.dtype, jnp.floating):
+            inputs = inputs.astype(self.compute_dtype)
+        total = jnp.sum(jnp.where(keep, inputs, jnp.zeros_like(inputs)), axis=steps,
+                        keepdims=self.keepdims)
+        count = jnp.sum(keep.astype(inputs.dtype), axis=steps, keepdims=self.keepdims)
+        return total / count, state
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

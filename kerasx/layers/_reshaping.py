@@ -48,9 +48,8 @@ class Identity(Layer):
 
 
 class Permute(Layer):
-    """Permutes the axes after the batch axis: `dims` is a permutation of 1..rank-1."""
-
-    supports_masking = True
+    """Permutes the axes after the batch axis: `dims` is a permutation of 1..rank-1. A mask
+    stops here, as in Keras."""
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)

@@ -278,3 +278,110 @@ def test_an_eager_call_passes_the_inputs_mask_to_call_like_keras():
                                                 recurrent_initializer="ones")(x))))
     for a, b in zip(outs[0], outs[1]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+# the layers a sequence's mask meets after Embedding(mask_zero=True) or Masking
+MASK_CASES = [
+    ("Dense", dict(units=3)), ("Activation", dict(activation="tanh")),
+    ("Dropout", dict(rate=0.5)), ("SpatialDropout1D", dict(rate=0.5)),
+    ("GaussianNoise", dict(stddev=0.1)), ("LayerNormalization", dict()),
+    ("BatchNormalization", dict()), ("UnitNormalization", dict()), ("ReLU", dict()),
+    ("Identity", dict()), ("Masking", dict(mask_value=0.0)),
+    ("Conv1D", dict(filters=2, kernel_size=2)), ("Conv1D", dict(filters=2, kernel_size=3,
+                                                                padding="same")),
+    ("MaxPooling1D", dict(pool_size=2)), ("AveragePooling1D", dict(pool_size=2)),
+    ("GlobalAveragePooling1D", dict()), ("GlobalAveragePooling1D", dict(keepdims=True)),
+    ("GlobalMaxPooling1D", dict()), ("Flatten", dict()), ("Reshape", dict(target_shape=(-1,))),
+    ("Permute", dict(dims=(2, 1))), ("ZeroPadding1D", dict(padding=1)),
+    ("Cropping1D", dict(cropping=1)), ("UpSampling1D", dict(size=2)),
+    ("SimpleRNN", dict(units=2)), ("SimpleRNN", dict(units=2, return_sequences=True)),
+    ("LSTM", dict(units=2, return_sequences=True, go_backwards=True)),
+    ("GRU", dict(units=2, return_sequences=True)), ("GRU", dict(units=2)),
+]
+
+
+def _layer(lib, name, kwargs):
+    if name == "TimeDistributed":
+        return lib.layers.TimeDistributed(lib.layers.Dense(2))
+    if name == "Bidirectional":
+        return lib.layers.Bidirectional(lib.layers.LSTM(2, return_sequences=True))
+    return getattr(lib.layers, name)(**kwargs)
+
+
+MASK_CASES += [("TimeDistributed", {}), ("Bidirectional", {})]
+
+
+@pytest.mark.parametrize("cls_name,kwargs", MASK_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(MASK_CASES)])
+def test_a_mask_through_each_layer_like_keras(cls_name, kwargs):
+    """An input carrying a (batch, steps) mask: the output (the layers that take the mask use
+    it) and whether, and which, mask the output carries, against Keras on the same weights."""
+    import warnings
+    k = keras()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 6, 4)).astype("float32")
+    mask = np.ones((2, 6), bool)
+    mask[0, 3:] = False
+    results = []
+    for lib in (k, kerasx):
+        layer = _layer(lib, cls_name, kwargs)
+        layer(x)  # built
+        if lib is kerasx:
+            layer.set_weights(weights)
+        else:
+            weights = layer.get_weights()
+        tagged = jnp.asarray(x)
+        tagged._keras_mask = jnp.asarray(mask)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = layer(tagged)
+        out_mask = getattr(out, "_keras_mask", None)
+        results.append((np.asarray(out), None if out_mask is None else np.asarray(out_mask)))
+    (theirs, their_mask), (ours, our_mask) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    assert (our_mask is None) == (their_mask is None), (our_mask, their_mask)
+    if our_mask is not None:
+        np.testing.assert_array_equal(our_mask, their_mask)
+
+
+@pytest.mark.parametrize("name,both", [
+    ("MultiHeadAttention", True), ("Attention", True), ("Add", True), ("Add", False),
+    ("Maximum", True), ("Minimum", True), ("Minimum", False), ("Concatenate", True),
+    ("Concatenate", False), ("Concatenate1", True), ("Subtract", True), ("Average", True)])
+def test_masks_of_several_inputs_reach_the_layer_like_keras(name, both):
+    """Two tensors carrying masks (the query's and the value's, or a merge's inputs), or only
+    the first one a mask."""
+    import warnings
+    k = keras()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6, 4)).astype("float32")
+    q_mask = np.ones((2, 6), bool)
+    q_mask[0, 4:] = False
+    v_mask = np.ones((2, 6), bool)
+    v_mask[1, 2:] = False
+    results = []
+    for lib in (k, kerasx):
+        layer = (lib.layers.MultiHeadAttention(2, 3) if name == "MultiHeadAttention"
+                 else lib.layers.Concatenate(axis=1) if name == "Concatenate1"
+                 else getattr(lib.layers, name)())
+        call = (lambda a, b: layer(a, b)) if name == "MultiHeadAttention" else \
+            (lambda a, b: layer([a, b]))
+        call(x, x[:, ::-1])  # built
+        if lib is kerasx:
+            layer.set_weights(weights)
+        else:
+            weights = layer.get_weights()
+        a, b = jnp.asarray(x), jnp.asarray(x[:, ::-1])
+        a._keras_mask = jnp.asarray(q_mask)
+        if both:
+            b._keras_mask = jnp.asarray(v_mask)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = call(a, b)
+        out_mask = getattr(out, "_keras_mask", None)
+        results.append((np.asarray(out), None if out_mask is None else np.asarray(out_mask)))
+    (theirs, their_mask), (ours, our_mask) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    assert (our_mask is None) == (their_mask is None), (our_mask, their_mask)
+    if our_mask is not None:
+        np.testing.assert_array_equal(our_mask, their_mask)
