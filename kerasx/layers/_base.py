@@ -12,8 +12,8 @@ Calling a layer on symbolic tensors (from `kerasx.Input`) records a node in a gr
 
 import functools
 import inspect
-import warnings
 import re
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import jax
@@ -1218,7 +1218,7 @@ def _symbolic_call(layer: Layer, inputs: Any, args=(), call_kwargs=None):
             spec0, arg_specs, kw_specs, mask_spec, arg_mask_specs)
         out = jax.eval_shape(
             lambda p_, s_, a, m, b, c: apply_masked(layer, p_, s_, a, m, *b, **c, **plain)[0],
-            p, s, spec0, mask_spec if "mask" not in kw_specs else None, arg_specs,
+            p, s, spec0, None if "mask" in call_kwargs else mask_spec, arg_specs,
             {**kw_specs, **arg_mask_specs})
         return out, out_mask
 

@@ -385,3 +385,21 @@ def test_masks_of_several_inputs_reach_the_layer_like_keras(name, both):
     assert (our_mask is None) == (their_mask is None), (our_mask, their_mask)
     if our_mask is not None:
         np.testing.assert_array_equal(our_mask, their_mask)
+
+
+def test_an_explicit_mask_argument_wins_over_the_attached_one_like_keras():
+    k = keras()
+    tokens = np.array([[3, 1, 4, 0, 0], [1, 5, 0, 0, 0]], "int32")
+    explicit = np.array([[1, 0, 1, 0, 1], [1, 1, 1, 1, 1]], bool)
+    outs = []
+    for lib in (kerasx, k):
+        MaskedMean, _ = needs_mask_layers(lib)
+        inputs, given = lib.Input((5,), dtype="int32"), lib.Input((5,), dtype="bool")
+        x = lib.layers.Embedding(10, 4, mask_zero=True, embeddings_initializer="ones")(inputs)
+        sym = lib.Model([inputs, given], MaskedMean()(x, mask=given))
+        eager = MaskedMean()(lib.layers.Embedding(10, 4, mask_zero=True,
+                                                  embeddings_initializer="ones")(tokens),
+                             mask=explicit)
+        outs.append((sym.predict([tokens, explicit], verbose=0), np.asarray(eager)))
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
