@@ -1885,11 +1885,10 @@ def test_timeseries_forecasting_example_like_keras(tmp_path):
         modelckpt_callback = lib.callbacks.ModelCheckpoint(
             monitor="val_loss", filepath=path_checkpoint, verbose=0, save_weights_only=True,
             save_best_only=True)
-        # Keras's function returns a tf.data.Dataset, whose batches `fit` never reorders;
-        # kerasx's is a PyDataset, whose batch order `fit(shuffle=True)` shuffles, as Keras
-        # does for a PyDataset: shuffle=False keeps the two runs on the same batches.
-        kwargs = {"shuffle": False} if lib is kerasx else {"batch_size": batch_size,
-                                                           "shuffle": False}
+        # Keras's function returns a tf.data.Dataset, whose batches `fit` never reorders, and
+        # kerasx's stand-in keeps its batch order too: the guide's call (fit's default
+        # shuffle=True) for kerasx, and the windows in order for Keras
+        kwargs = {} if lib is kerasx else {"batch_size": batch_size, "shuffle": False}
         history = model.fit(*fit_data, epochs=3,
                             validation_data=dataset_val if lib is kerasx else win_val,
                             callbacks=[es_callback, modelckpt_callback], verbose=0, **kwargs)

@@ -188,6 +188,35 @@ def test_timeseries_shuffle_unbatched_no_targets_and_fit():
     assert len(ds) == 5 and len(history.history["loss"]) == 2
 
 
+def test_fit_keeps_the_batch_order_of_a_timeseries_dataset_as_keras_does_a_tf_dataset():
+    x = RNG.normal(size=(60, 3)).astype("float32")
+    ds = utils.timeseries_dataset_from_array(x, x[5:, 0], 5, batch_size=8)
+    weights = []
+    for shuffle in (True, False):
+        kerasx.utils.set_random_seed(0)
+        model = kerasx.Sequential([kerasx.layers.Input((5, 3)), kerasx.layers.Flatten(),
+                                   kerasx.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(ds, epochs=3, shuffle=shuffle, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    # a PyDataset of the user's own is reordered by fit(shuffle=True), as in Keras
+    class Batches(kerasx.utils.PyDataset):
+        def __len__(self):
+            return len(ds)
+
+        def __getitem__(self, i):
+            return ds[i]
+
+    kerasx.utils.set_random_seed(0)
+    model = kerasx.Sequential([kerasx.layers.Input((5, 3)), kerasx.layers.Flatten(),
+                               kerasx.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(Batches(), epochs=3, verbose=0)
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights[0]))
+
+
 def test_timeseries_errors():
     data = np.arange(10)
     with pytest.raises(ValueError, match="`sequence_length` must be a positive integer"):

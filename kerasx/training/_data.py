@@ -353,7 +353,8 @@ class PyDatasetBatches(IterableBatches):
 
     A pass has `num_batches` batches (`None`: endless, the epochs carry on where the last one
     stopped); with `shuffle` each pass visits them in an order drawn from the epoch's
-    generator. Batches are loaded by the dataset's worker pool (`ordered_batches`), ahead of
+    generator (not for a dataset whose class sets `_keeps_batch_order`). Batches are loaded by
+    the dataset's worker pool (`ordered_batches`), ahead of
     the host chunks, so loading overlaps with the device's work on the chunks already sent.
     `on_epoch_begin`/`on_epoch_end` run around each epoch's batches.
     """
@@ -367,7 +368,11 @@ class PyDatasetBatches(IterableBatches):
             if self.steps < 1:
                 raise ValueError(f"The PyDataset passed as `x` ({type(dataset).__name__}) has "
                                  f"no batches: num_batches={self.steps}.")
-        self.shuffle = shuffle and self.steps is not None
+        # kerasx's stand-ins for the tf.data datasets Keras's utils return
+        # (timeseries_dataset_from_array, image/audio/text_dataset_from_directory) keep their
+        # batch order, as Keras's fit does not reorder a tf.data.Dataset's batches
+        self.shuffle = (shuffle and self.steps is not None
+                        and not getattr(dataset, "_keeps_batch_order", False))
         self._one_shot = False
         self._pending = []
         self._next = 0  # where an endless dataset's next epoch starts

@@ -191,8 +191,11 @@ class TimeseriesDataset(PyDataset):
     """Batches of sliding windows over a timeseries (`timeseries_dataset_from_array`).
 
     Iterating it yields `(windows, targets)` batches (or `windows` without targets), and
-    `fit`/`evaluate`/`predict` accept it as `x`. `len()` is the number of batches.
+    `fit`/`evaluate`/`predict` accept it as `x`. `len()` is the number of batches. It stands
+    for the tf.data.Dataset Keras returns: `fit(shuffle=True)` keeps its batch order.
     """
+
+    _keeps_batch_order = True
 
     def __init__(self, data, targets, sequence_length, sequence_stride, sampling_rate,
                  batch_size, shuffle, seed, start_index, end_index):

@@ -158,7 +158,12 @@ class DirectoryDataset(PyDataset):
     Attributes:
         class_names: The class names (the label `i` is `class_names[i]`), or `None`.
         file_paths: The paths of the files, in the order of the first pass.
+
+    It stands for the tf.data.Dataset Keras returns: `fit(shuffle=True)` keeps its batch order
+    (its own `shuffle` reorders the files).
     """
+
+    _keeps_batch_order = True
 
     def __init__(self, file_paths, labels, class_names, label_mode, batch_size, load,
                  collate=None, shuffle=False, seed=None, **kwargs):
