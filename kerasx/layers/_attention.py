@@ -649,6 +649,7 @@ class GroupQueryAttention(_HeadsAttention):
     """
 
     _cls = "GroupQueryAttention"
+    _auto_name = "grouped_query_attention"  # Keras's default name (its class's snake case)
 
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0,
                  use_bias=True, sliding_window=None, flash_attention=None,

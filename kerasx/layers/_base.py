@@ -214,7 +214,8 @@ class Layer:
                 f"{sorted(kwargs)}.")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
-        self._name = name if name is not None else to_snake_case(type(self).__name__)
+        self._name = name if name is not None else (
+            type(self).__dict__.get("_auto_name") or to_snake_case(type(self).__name__))
         self._auto_named = name is None
         self._own = {"params": {}, "state": {}}  # the weights this layer holds (not sublayers')
         self._built = False                       # whether `_own` holds the current weights

@@ -496,3 +496,11 @@ def test_disable_flash_attention_reaches_layers_created_after_it():
         kerasx.config.enable_flash_attention()
         keras_.config.enable_flash_attention()
     assert kerasx.layers.MultiHeadAttention(2, 4)._flash_attention is None
+
+
+def test_default_names_are_keras_names():
+    k = keras()
+    for make in (lambda L: L.MultiHeadAttention(2, 3), lambda L: L.GroupQueryAttention(4, 2, 1),
+                 lambda L: L.Attention(), lambda L: L.AdditiveAttention()):
+        ours, theirs = make(layers), make(k.layers)
+        assert ours.name.rstrip("_0123456789") == theirs.name.rstrip("_0123456789")
