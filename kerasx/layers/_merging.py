@@ -203,7 +203,18 @@ class Average(_Merge):
         return out / n
 
 
-class Maximum(_Merge):
+class _MaskedExtremum(_Merge):
+    """Maximum and Minimum: with masks, Keras's masked merge (`_masked_merge`)."""
+
+    def apply(self, params, state, inputs, *, training=False, rng=None, mask=None):
+        if mask is None:
+            return super().apply(params, state, inputs)
+        inputs = self._check_list(inputs)
+        self._output_shape(inputs)
+        return _masked_merge(self._op, inputs, _mask_list(self, inputs, mask)), state
+
+
+class Maximum(_MaskedExtremum):
     """Takes the element-wise maximum of a list of inputs.
 
     Input shape:
@@ -215,15 +226,8 @@ class Maximum(_Merge):
     def _op(self, a, b):
         return jnp.maximum(a, b)
 
-    def apply(self, params, state, inputs, *, training=False, rng=None, mask=None):
-        if mask is None:
-            return super().apply(params, state, inputs)
-        inputs = self._check_list(inputs)
-        self._output_shape(inputs)
-        return _masked_merge(self._op, inputs, _mask_list(self, inputs, mask)), state
 
-
-class Minimum(_Merge):
+class Minimum(_MaskedExtremum):
     """Takes the element-wise minimum of a list of inputs.
 
     Input shape:
@@ -234,13 +238,6 @@ class Minimum(_Merge):
 
     def _op(self, a, b):
         return jnp.minimum(a, b)
-
-    def apply(self, params, state, inputs, *, training=False, rng=None, mask=None):
-        if mask is None:
-            return super().apply(params, state, inputs)
-        inputs = self._check_list(inputs)
-        self._output_shape(inputs)
-        return _masked_merge(self._op, inputs, _mask_list(self, inputs, mask)), state
 
 
 class Concatenate(_Merge):

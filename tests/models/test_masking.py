@@ -311,6 +311,15 @@ def _layer(lib, name, kwargs):
 MASK_CASES += [("TimeDistributed", {}), ("Bidirectional", {})]
 
 
+def _same_outputs_and_masks(theirs, ours):
+    """Equal outputs, and the same `_keras_mask` on them (or none on both)."""
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-5)
+    our_mask, their_mask = (getattr(t, "_keras_mask", None) for t in (ours, theirs))
+    assert (our_mask is None) == (their_mask is None), (our_mask, their_mask)
+    if our_mask is not None:
+        np.testing.assert_array_equal(np.asarray(our_mask), np.asarray(their_mask))
+
+
 @pytest.mark.parametrize("cls_name,kwargs", MASK_CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(MASK_CASES)])
 def test_a_mask_through_each_layer_like_keras(cls_name, kwargs):
@@ -335,13 +344,8 @@ def test_a_mask_through_each_layer_like_keras(cls_name, kwargs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = layer(tagged)
-        out_mask = getattr(out, "_keras_mask", None)
-        results.append((np.asarray(out), None if out_mask is None else np.asarray(out_mask)))
-    (theirs, their_mask), (ours, our_mask) = results
-    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
-    assert (our_mask is None) == (their_mask is None), (our_mask, their_mask)
-    if our_mask is not None:
-        np.testing.assert_array_equal(our_mask, their_mask)
+        results.append(out)
+    _same_outputs_and_masks(*results)
 
 
 @pytest.mark.parametrize("name,both", [
@@ -378,13 +382,8 @@ def test_masks_of_several_inputs_reach_the_layer_like_keras(name, both):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = call(a, b)
-        out_mask = getattr(out, "_keras_mask", None)
-        results.append((np.asarray(out), None if out_mask is None else np.asarray(out_mask)))
-    (theirs, their_mask), (ours, our_mask) = results
-    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
-    assert (our_mask is None) == (their_mask is None), (our_mask, their_mask)
-    if our_mask is not None:
-        np.testing.assert_array_equal(our_mask, their_mask)
+        results.append(out)
+    _same_outputs_and_masks(*results)
 
 
 def test_an_explicit_mask_argument_wins_over_the_attached_one_like_keras():
