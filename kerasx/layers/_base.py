@@ -603,11 +603,13 @@ class Layer:
                             is_leaf=lambda v: isinstance(v, Variable))
 
     # ----------------------------------------------------------------------------- weights as objects
-    def _build_for(self, spec):
-        """Builds the layer for inputs like `spec`: fresh weights where it and its sublayers
-        hold none, the held ones kept (build adopts, init creates)."""
+    def _build_for(self, spec, mask=None):
+        """Builds the layer for inputs like `spec` (whose Keras mask is like `mask`, for a
+        `call` that needs it): fresh weights where it and its sublayers hold none, the held
+        ones kept (build adopts, init creates)."""
         spec = batch_of_one(as_spec(spec))
-        init = lambda key: self.init(key, spec)
+        mask = None if mask is None else batch_of_one(as_spec(mask))
+        init = lambda key: init_masked(self, key, spec, mask)
         dist, key = distribution(), next_rng_key()
         if dist is None:
             params, state = quick_jit(init)(key)
@@ -771,10 +773,15 @@ class Layer:
         return self._single_node("output").outputs
 
     # ----------------------------------------------------------------------------- calling
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, *args, **kwargs):
         """Calls the layer: on `kerasx.Input` tensors it records a graph node; inside another
         layer's `call` it runs on that layer's pytrees; on arrays it builds itself if needed
-        and runs on the weights it holds (`training=` honoured; state updates kept)."""
+        and runs on the weights it holds (`training=` honoured; state updates kept).
+
+        The inputs are the first positional argument or, as in Keras, when every argument
+        is a keyword (`mha(query=q, value=v, key=k)`), the keyword named like the first
+        input parameter of `call` (or of `apply`, after `params, state`)."""
+        inputs, args = self._split_inputs(args, kwargs)
         check_input_spec(self, inputs)
         leaves = jax.tree.leaves(inputs, is_leaf=lambda t: isinstance(t, KerasTensor))
         if leaves and all(isinstance(t, KerasTensor) for t in leaves):
@@ -787,6 +794,25 @@ class Layer:
         if scope is not None:
             return self._call_in_scope(scope, inputs, args, dict(kwargs))
         return self._eager_call(inputs, args, kwargs)
+
+    def _split_inputs(self, args, kwargs):
+        """`(inputs, further positional args)` of a call; pops the inputs keyword from
+        `kwargs` when the call passed everything by keyword."""
+        if args:
+            return args[0], tuple(args[1:])
+        uses_call = type(self).apply is Layer.apply
+        fn = self.call if uses_call else self.apply
+        try:
+            names = [p.name for p in inspect.signature(fn).parameters.values()
+                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            names = []
+        names = names[0 if uses_call else 2:]  # (inputs, ...) / (params, state, inputs, ...)
+        if names and names[0] in kwargs:
+            return kwargs.pop(names[0]), ()
+        expected = f"`{names[0]}=`" if names else "a positional argument"
+        raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) was called without "
+                        f"inputs: pass them as the first argument or as {expected}.")
 
     def _call_in_scope(self, scope, inputs, args, kwargs):
         """This layer called inside another layer's `call`: it runs on its entries of that
@@ -823,7 +849,10 @@ class Layer:
                                                   if k != "mask" and holds_arrays(v)},
                                      kwargs, keras_mask))
         if not self.built:
-            self._build_for(as_spec(inputs))
+            if kwargs.get("mask") is not None and self._uses_call():
+                self._build_for(as_spec(inputs), mask=kwargs["mask"])
+            else:
+                self._build_for(as_spec(inputs))
         params, state = _tree.gather(self)
         rng = next_rng_key() if training else None
         with collect_losses() as added:

@@ -265,7 +265,7 @@ def test_an_eager_call_passes_the_inputs_mask_to_call_like_keras():
     k = keras()
     tokens = np.array([[3, 1, 4, 0, 0], [1, 5, 0, 0, 0]], "int32")
     outs, start = [], None
-    for lib in (kerasx, k):
+    for lib in (k, kerasx):
         MaskedMean, DenseThenMaskedMean = needs_mask_layers(lib)
         embed = lib.layers.Embedding(10, 4, mask_zero=True)
         x = embed(tokens)
@@ -273,7 +273,14 @@ def test_an_eager_call_passes_the_inputs_mask_to_call_like_keras():
             start = embed.get_weights()
         embed.set_weights(start)
         x = embed(tokens)
-        outs.append((np.asarray(MaskedMean()(x)),
+        # a layer with a sublayer, built by this first call, sees the mask while it is built
+        nested = DenseThenMaskedMean()
+        nested(x)
+        if lib is kerasx:
+            nested.set_weights(nested_weights)
+        else:
+            nested_weights = nested.get_weights()
+        outs.append((np.asarray(MaskedMean()(x)), np.asarray(nested(x)),
                      np.asarray(lib.layers.LSTM(2, kernel_initializer="ones",
                                                 recurrent_initializer="ones")(x))))
     for a, b in zip(outs[0], outs[1]):
