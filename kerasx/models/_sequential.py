@@ -222,13 +222,13 @@ class Sequential(Model):
                 _SYMBOLIC_SIZES[1] if d is None and i else s.shape[i]
                 for i, d in enumerate(full)), s.dtype), known, self._input_shape,
             is_leaf=lambda t: isinstance(t, jax.ShapeDtypeStruct))
-        specs = [known, other]
+        specs, masks = [known, other], [None, None]
         rows = []
         params, state = self._trees()
         for key, layer in self._layer_items():
             p, s = params[key], state[key]
-            specs = [jax.eval_shape(lambda p_, s_, x_: layer.apply(p_, s_, x_)[0], p, s, spec)
-                     for spec in specs]
+            specs, masks = zip(*[spec_masked(layer, p, s, spec, mask)
+                                 for spec, mask in zip(specs, masks)])
             dims = [d if d == specs[1].shape[i] else None
                     for i, d in enumerate(specs[0].shape)]
             shape = shape_str((None,) + tuple(dims[1:]))

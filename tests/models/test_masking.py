@@ -227,6 +227,9 @@ def test_a_call_that_needs_its_mask_gets_it_while_the_model_is_built_like_keras(
         start = start or model.get_weights()
         model.set_weights(start)
         preds.append(model.predict(tokens, verbose=0))
+        lines = []
+        model.summary(print_fn=lambda line, *a, **k: lines.append(line))  # shapes with masks
+        assert any("(None, 3)" in line for line in lines)
     for a, b in zip(jax.tree.leaves(preds[0]), jax.tree.leaves(preds[1])):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
