@@ -14,6 +14,7 @@ import functools
 import inspect
 import re
 import warnings
+import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import jax
@@ -808,22 +809,25 @@ class Layer:
         except (TypeError, ValueError):
             names = []
         names = names[0 if uses_call else 2:]  # (inputs, ...) / (params, state, inputs, ...)
-        if names and names[0] in kwargs:
-            return kwargs.pop(names[0]), ()
+        for name in names[:1] + ["inputs"]:  # `inputs=`: whatever `apply` calls its input
+            if name in kwargs:
+                return kwargs.pop(name), ()
         expected = f"`{names[0]}=`" if names else "a positional argument"
         raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) was called without "
                         f"inputs: pass them as the first argument or as {expected}.")
 
     def _call_in_scope(self, scope, inputs, args, kwargs):
         """This layer called inside another layer's `call`: it runs on its entries of that
-        layer's pytrees (created there during `init`)."""
+        layer's pytrees (created there during `init`). Masks travel with the tensors, as in
+        Keras: the inputs' masks reach `mask=` / `{name}_mask`, the outputs carry theirs."""
         training = kwargs.pop("training", None)
         training = scope.training if training is None else bool(training)
+        in_mask = _masks_into(self, inputs, args, kwargs)
         if scope.mode == "init":
             key = scope.init_sublayer(self, as_spec(inputs))
             out, _ = apply_layer(self, scope.params[key], scope.state[key], inputs, *args,
                                  training=False, rng=None, **kwargs)
-            return out
+            return _masks_onto(self, inputs, out, in_mask)
         key = scope.key_of(self)
         if key not in scope.params:
             raise ValueError(
@@ -834,20 +838,11 @@ class Layer:
         out, scope.new_state[key] = apply_layer(
             self, scope.params[key], scope.new_state[key], inputs, *args, training=training,
             rng=rng, batch_mask=scope.batch_mask, **kwargs)
-        return out
+        return _masks_onto(self, inputs, out, in_mask)
 
     def _eager_call(self, inputs, args, kwargs):
         training = bool(kwargs.pop("training", False) or False)
-        # Keras's mask channel on arrays: the inputs' `_keras_mask` goes to `mask=` (and
-        # `{name}_mask`) when not given, and the outputs carry `compute_mask`'s masks
-        in_mask = kwargs.get("mask")
-        if in_mask is None:
-            in_mask = keras_mask(inputs)
-            if in_mask is not None and takes_mask(self):
-                kwargs["mask"] = in_mask
-        kwargs.update(argument_masks(self, args, {k: v for k, v in kwargs.items()
-                                                  if k != "mask" and holds_arrays(v)},
-                                     kwargs, keras_mask))
+        in_mask = _masks_into(self, inputs, args, kwargs)  # Keras's mask channel on arrays
         if not self.built:
             if kwargs.get("mask") is not None and self._uses_call():
                 self._build_for(as_spec(inputs), mask=kwargs["mask"])
@@ -860,10 +855,7 @@ class Layer:
                                          rng=rng, **kwargs)
         self._last_losses = added
         _tree.assign(self, params, new_state)  # `variable.assign` in call sticks, as in Keras
-        if in_mask is not None or makes_masks(self):
-            set_keras_masks(out, self.compute_mask(inputs, in_mask))
-        warn_if_mask_dropped(self, in_mask)
-        return out
+        return _masks_onto(self, inputs, out, in_mask)
 
 
 def _wrap_build(build):
@@ -971,12 +963,19 @@ def apply_masked(layer, params, state, inputs, in_mask, *args, training=False, r
         the layer (then nothing extra is traced).
     """
     kwargs = {"mask": in_mask} if in_mask is not None and takes_mask(layer) else {}
+    if in_mask is not None:  # the tensors carry their masks into the layer's `call`, as in Keras
+        set_keras_masks(inputs, in_mask)
     out, new_state = apply_layer(layer, params, state, inputs, *args, training=training,
                                  rng=rng, batch_mask=batch_mask, **call_kwargs, **kwargs)
-    out_mask = None
+    computed = None
     if in_mask is not None or makes_masks(layer):
-        out_mask = layer.compute_mask(inputs, in_mask)
-    return out, new_state, out_mask
+        computed = layer.compute_mask(inputs, in_mask)
+        set_keras_masks(out, computed)
+    # the masks the outputs carry: `compute_mask`'s, or (as Keras keeps them) those the call
+    # attached itself, as a nested model's or a sublayer's outputs carry theirs; `compute_mask`'s
+    # where an output cannot carry one (a NumPy array passed through)
+    carried = keras_mask(out)
+    return out, new_state, computed if carried is None else carried
 
 
 def init_masked(layer, rng, inputs, in_mask, *args, arg_masks=None, **kwargs):
@@ -1031,12 +1030,49 @@ def holds_arrays(value) -> bool:
                for leaf in jax.tree.leaves(value))
 
 
+# The masks of tensors that take no attribute (JAX tracers, inside jit/grad), by id, as Keras
+# keeps them (its `_keras_mask_dict`): an entry goes when its tensor does.
+_ATTACHED_MASKS: Dict[int, Tuple[Any, Any]] = {}
+
+
+def _attach(tensor, mask):
+    """Attaches `mask` to a JAX array, tracer or symbolic tensor; nothing else (a NumPy array
+    outlives the call), and no traced mask to a concrete array (it would leak the tracer)."""
+    if isinstance(tensor, KerasTensor):
+        tensor._keras_mask = mask
+        return
+    is_tracer = lambda v: isinstance(v, jax.core.Tracer)
+    if not isinstance(tensor, jax.Array) or (
+            not is_tracer(tensor) and any(is_tracer(m) for m in jax.tree.leaves(mask))):
+        return
+    try:
+        tensor._keras_mask = mask
+        return
+    except AttributeError:
+        pass
+    key = id(tensor)
+    try:
+        ref = weakref.ref(tensor, lambda _, k=key: _ATTACHED_MASKS.pop(k, None))
+    except TypeError:
+        return
+    _ATTACHED_MASKS[key] = (ref, mask)
+
+
+def _attached(tensor):
+    mask = getattr(tensor, "_keras_mask", None)
+    if mask is None:
+        entry = _ATTACHED_MASKS.get(id(tensor))
+        if entry is not None and entry[0]() is tensor:
+            mask = entry[1]
+    return mask
+
+
 def keras_mask(value):
-    """The Keras mask attached to an array or symbolic tensor (`_keras_mask`), in the
+    """The Keras mask attached to an array, tracer or symbolic tensor (`_keras_mask`), in the
     structure of `value`; None when no leaf carries one."""
     is_kt = lambda t: isinstance(t, KerasTensor)
     leaves = jax.tree.leaves(value, is_leaf=is_kt)
-    masks = [getattr(t, "_keras_mask", None) for t in leaves]
+    masks = [_attached(t) for t in leaves]
     if all(m is None for m in masks):
         return None
     if len(leaves) == 1 and (is_kt(value) or hasattr(value, "shape")):
@@ -1059,24 +1095,43 @@ def warn_if_mask_dropped(layer, in_mask):
 
 def set_keras_masks(outputs, out_mask):
     """Attaches `out_mask` (a layer's `compute_mask`) to its outputs as `_keras_mask`, as
-    Keras does: one mask per output, or the same mask on each. Leaves that cannot take an
-    attribute are left alone."""
+    Keras's `_set_mask_metadata` does: the flattened masks go to the flattened outputs in
+    order (a single output takes the first mask), and an output that carries a mask already
+    keeps it."""
     is_kt = lambda t: isinstance(t, KerasTensor)
     leaves = jax.tree.leaves(outputs, is_leaf=is_kt)
     if out_mask is None or not leaves:
         return
-    if len(leaves) == 1:
-        masks = [out_mask]
-    elif isinstance(out_mask, (list, tuple)):
-        masks = list(out_mask)
-    else:
-        masks = [out_mask] * len(leaves)
+    masks = jax.tree.leaves(out_mask, is_leaf=lambda t: t is None or is_kt(t)
+                            or hasattr(t, "shape"))
     for t, m in zip(leaves, masks):
-        if m is not None and getattr(t, "_keras_mask", None) is None:
-            try:
-                t._keras_mask = m
-            except AttributeError:
-                pass
+        if m is not None and _attached(t) is None:
+            _attach(t, m)
+
+
+def _masks_into(layer, inputs, args, kwargs):
+    """Keras's mask arguments of a layer call (eager, or inside another layer's `call`): the
+    inputs' attached mask goes to `mask=` and the further tensor arguments' to `{name}_mask`,
+    where the layer takes them and the call did not set them (`kwargs` is updated). Returns
+    the mask the output's is computed from (an explicit `mask=` first)."""
+    in_mask = kwargs.get("mask")
+    if in_mask is None:
+        in_mask = keras_mask(inputs)
+        if in_mask is not None and takes_mask(layer):
+            kwargs["mask"] = in_mask
+    kwargs.update(argument_masks(layer, args, {k: v for k, v in kwargs.items()
+                                               if k != "mask" and holds_arrays(v)},
+                                 kwargs, keras_mask))
+    return in_mask
+
+
+def _masks_onto(layer, inputs, out, in_mask):
+    """Attaches the layer's output masks (`compute_mask`) to `out`; Keras's warning where a
+    mask stops at a layer that does not handle masks. Returns `out`."""
+    if in_mask is not None or makes_masks(layer):
+        set_keras_masks(out, layer.compute_mask(inputs, in_mask))
+    warn_if_mask_dropped(layer, in_mask)
+    return out
 
 
 def _is_float(dtype) -> bool:
@@ -1084,13 +1139,17 @@ def _is_float(dtype) -> bool:
 
 
 def _cast_floats(tree, dtype):
-    """`tree` with its floating arrays (and specs) of another dtype cast to `dtype`."""
+    """`tree` with its floating arrays (and specs) of another dtype cast to `dtype` (a cast
+    array keeps its attached Keras mask)."""
     def cast(x):
         if isinstance(x, jax.ShapeDtypeStruct):
             return jax.ShapeDtypeStruct(x.shape, dtype) if _is_float(x.dtype) else x
         if hasattr(x, "dtype") and hasattr(x, "astype") and _is_float(x.dtype) \
                 and x.dtype != dtype:
-            return x.astype(dtype)
+            mask = _attached(x)
+            x = x.astype(dtype)
+            if mask is not None:
+                _attach(x, mask)
         return x
     return jax.tree.map(cast, tree, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
 

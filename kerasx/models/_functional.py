@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional
 import jax
 
 from ..layers._base import (KerasTensor, Layer, Node, apply_masked, argument_masks, as_spec,
-                            check_input_spec, init_masked, shape_str, spec_masked)
+                            check_input_spec, init_masked, keras_mask, shape_str, spec_masked)
 from ..layers._core import InputLayer
 from ._model import Model
 from ..layers._tree import unique_key
@@ -248,7 +248,9 @@ class Functional(Model):
         graph to the layers whose `call` takes `mask`, as in Keras."""
         flat = self._standardize_inputs(inputs)
         env = {id(t): x for t, x in zip(_leaves(self._inputs), flat)}
-        masks = {}
+        # inputs that carry masks (a model called as a layer on masked tensors) start with them
+        masks = {id(t): keras_mask(x) for t, x in zip(_leaves(self._inputs), flat)
+                 if keras_mask(x) is not None}
         new_state = dict(state)
         for i, node in enumerate(self._nodes):
             key = self._key_of[id(node.layer)]
@@ -534,8 +536,12 @@ def _node_masks(node, masks, kwargs):
 def _record(node, out, out_mask, env, masks):
     """Stores a node's outputs (and the masks `compute_mask` gave them) by tensor id."""
     out_leaves = jax.tree.leaves(out)
-    out_masks = [out_mask] if len(out_leaves) == 1 else (
-        list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(out_leaves))
+    if len(out_leaves) == 1:
+        out_masks = [out_mask]
+    elif isinstance(out_mask, (list, tuple, dict)):  # one per output, None where it has none
+        out_masks = jax.tree.leaves(out_mask, is_leaf=lambda m: m is None or hasattr(m, "shape"))
+    else:
+        out_masks = [out_mask] * len(out_leaves)
     for t, v, m in zip(node.output_tensors, out_leaves, out_masks):
         env[id(t)] = v
         if m is not None:

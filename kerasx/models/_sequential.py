@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 import jax
 
 from ..layers._base import (_SYMBOLIC_SIZES, KerasTensor, Layer, apply_masked, as_spec,
-                            check_input_spec, init_masked, shape_str, spec_masked)
+                            check_input_spec, init_masked, keras_mask, shape_str, spec_masked)
 from ..layers._tree import unique_key as unique_key
 from ..layers._core import InputLayer
 from ._model import Model, _spec_from_shapes
@@ -151,9 +151,14 @@ class Sequential(Model):
             )
         if self._input_shape is None:
             return
+        # Keras's Sequential checks the rank and, through its first layer's input spec, the
+        # feature (last) axis; the axes between (a sequence length, an image size) may differ
+        # from those it was built or declared for. (A Sequential built lazily inside a layer
+        # called on `kerasx.Input` tensors sees the stand-in sizes of their unknown axes.)
         expected = self._input_shape
         got = tuple(spec.shape)
-        ok = len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
+        ok = len(got) == len(expected) and (
+            len(got) < 2 or expected[-1] is None or expected[-1] == got[-1])
         if not ok:
             first = self._keys[0] if self._keys else self.name
             raise ValueError(
@@ -205,7 +210,7 @@ class Sequential(Model):
                          batch_mask=None):
         """`apply`, also returning the output's Keras mask (None when no layer made one)."""
         self._check_input(as_spec(inputs))
-        x, mask, new_state = inputs, None, {}
+        x, mask, new_state = inputs, keras_mask(inputs), {}  # a mask the inputs carry
         for i, (key, layer) in enumerate(self._layer_items()):
             layer_rng = None if rng is None else jax.random.fold_in(rng, i)
             x, new_state[key], mask = apply_masked(layer, params[key], state[key], x, mask,

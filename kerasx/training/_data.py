@@ -836,8 +836,10 @@ def is_iterable_dataset(x) -> bool:
     if hasattr(x, "__array__"):  # torch/tf tensors, pandas frames: arrays, though iterable
         return False
     if isinstance(x, (list, tuple)):
-        return bool(x) and isinstance(x[0], (tuple, list)) and len(x[0]) in (2, 3) and \
-            all(hasattr(v, "shape") or isinstance(v, (list, dict)) for v in x[0])
+        # a list of (x, y[, sample_weight]) batches: every entry is one. (`([x1, x2], y)`, the
+        # `validation_data` of a two-input model, has a first entry that looks like a batch.)
+        return bool(x) and all(isinstance(b, (tuple, list)) and len(b) in (2, 3) for b in x) \
+            and all(hasattr(v, "shape") or isinstance(v, (list, dict)) for v in x[0])
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 

@@ -287,6 +287,45 @@ def test_symbolic_calls_and_a_model_with_an_attention_mask_input():
     assert_close(y, k(Q, V, attention_mask=mask))
 
 
+def test_calls_with_every_argument_a_keyword_like_keras():
+    """`mha(query=q, value=v, key=k)`, as the keras-io Transformer examples write it: the
+    keyword named like the first input parameter is the input, eagerly, symbolically and
+    inside another layer's `call`."""
+    mask = bools((2, 4, 6), 31)
+    k = keras().layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    expected = k(query=Q, value=V, key=K, attention_mask=mask)
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    mha(query=Q, value=V, key=K)
+    mha.set_weights(k.get_weights())
+    assert_close(mha(query=Q, value=V, key=K, attention_mask=mask), expected)
+    assert_close(mha(Q, value=V, key=K, attention_mask=mask), expected)
+
+    q, v, kk, m = (layers.Input((4, 5)), layers.Input((6, 7)), layers.Input((6, 3)),
+                   layers.Input((4, 6), dtype="bool"))
+    model = kerasx.Model([q, v, kk, m], mha(query=q, value=v, key=kk, attention_mask=m))
+    assert_close(model.predict([Q, V, K, mask], verbose=0), expected)
+
+    def block(lib):
+        class Block(lib.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.attention = lib.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+
+            def call(self, inputs):
+                return self.attention(query=inputs, value=inputs, key=inputs)
+
+        return Block()
+
+    ours, theirs = block(kerasx), block(keras())
+    expected = theirs(Q)
+    ours(Q)
+    ours.set_weights(theirs.get_weights())
+    assert_close(ours(Q), expected)
+    with pytest.raises(TypeError, match="Layer 'multi_head_attention.*' .*called without inputs: "
+                                        "pass them as the first argument or as `query=`"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=3)(value=V)
+
+
 # ------------------------------------------------------------------------------ GroupQueryAttention
 VQ = x_of((2, 6, 5), 16)
 GQA_CASES = {

@@ -412,3 +412,38 @@ def test_an_explicit_mask_argument_wins_over_the_attached_one_like_keras():
         outs.append((sym.predict([tokens, explicit], verbose=0), np.asarray(eager)))
     for a, b in zip(outs[0], outs[1]):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _masks_seen_by_sublayers(lib):
+    """An Embedding(mask_zero=True), then a layer whose `call` calls a mask-taking sublayer on
+    its inputs (mask left to the framework), then a nested functional model fed that output."""
+
+    class Probe(lib.layers.Layer):  # zeroes the masked steps: shows the mask it got
+        supports_masking = True
+
+        def call(self, x, mask=None):
+            return x if mask is None else x * lib.ops.cast(mask, x.dtype)[..., None]
+
+    class Outer(lib.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.probe = Probe()
+            self.supports_masking = True
+
+        def call(self, inputs, mask=None):
+            return self.probe(inputs) + 1.0
+
+    inner_in = lib.Input((None, 3))
+    inner = lib.Model(inner_in, Probe()(inner_in))
+    ids = lib.Input((None,), dtype="int32")
+    x = lib.layers.Embedding(5, 3, mask_zero=True, embeddings_initializer="ones")(ids)
+    return lib.Model(ids, [Outer()(x), inner(x)])
+
+
+def test_sublayers_and_nested_models_see_the_masks_of_their_inputs_like_keras():
+    ids = np.array([[1, 2, 0, 0], [3, 0, 0, 0]], "int32")
+    ours = _masks_seen_by_sublayers(kerasx).predict(ids, verbose=0)
+    theirs = _masks_seen_by_sublayers(keras()).predict(ids, verbose=0)
+    assert np.all(np.asarray(theirs[0])[0, 2:] == 1.0)  # Keras: the masked steps zeroed, + 1
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)

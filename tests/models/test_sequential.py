@@ -159,3 +159,32 @@ def test_input_shape_and_output_shape_as_keras():
     assert model.input_shape == (None, 6) and model.output_shape == (None, 2)
     with pytest.raises(AttributeError):
         Sequential([layers.Dense(2)]).output_shape
+
+
+def test_other_sequence_lengths_than_the_built_one_like_keras():
+    """Keras's Sequential checks the rank and the feature axis of its input only (its first
+    layer's input spec): built for (or declared with) one sequence length, it runs on others.
+    A layer holding a Sequential, called on an Input of unknown length (the keras-io
+    Transformer examples' `dense_proj`), builds it at a stand-in length and runs it on others."""
+    x = np.ones((2, 8, 16), np.float32)
+    lazy = Sequential([layers.Dense(4)])
+    lazy(x)
+    assert lazy(np.ones((2, 10, 16), np.float32)).shape == (2, 10, 4)
+    declared = Sequential([kerasx.Input((8, 16)), layers.Dense(4)])
+    assert declared(np.ones((2, 10, 16), np.float32)).shape == (2, 10, 4)
+    with pytest.raises(ValueError, match="expected shape=\\(None, 8, 16\\), found shape=\\(2, 10, 15\\)"):
+        declared(np.ones((2, 10, 15), np.float32))
+
+    class Block(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense_proj = Sequential([layers.Dense(8, activation="relu"), layers.Dense(16)])
+
+        def call(self, inputs):
+            return inputs + self.dense_proj(inputs)
+
+    inputs = kerasx.Input((None, 16))
+    model = kerasx.Model(inputs, Block()(inputs))
+    assert model.output_shape == (None, None, 16)
+    assert model.predict(x, verbose=0).shape == (2, 8, 16)
+    assert model.predict(np.ones((2, 5, 16), np.float32), verbose=0).shape == (2, 5, 16)

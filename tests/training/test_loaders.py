@@ -316,3 +316,19 @@ def test_tensors_are_not_datasets():
             return iter(X)
 
     assert not is_iterable_dataset(ArrayLike())
+
+
+def test_validation_data_of_a_two_input_model_is_not_a_list_of_batches():
+    """`([x1, x2], y)` (and `validation_split`'s `([x1, x2], y, None)`) starts with what looks
+    like an (x, y) batch; the entries after it are no batches, so it is (x, y[, weights])."""
+    x1, x2 = X, X[:, :2]
+    assert not is_iterable_dataset(([x1, x2], Y)) and not is_iterable_dataset(([x1, x2], Y, None))
+    assert is_iterable_dataset([(x1, Y), (x1, Y)]) and is_iterable_dataset([([x1, x2], Y)])
+    a, b = kerasx.Input(x1.shape[1:]), kerasx.Input(x2.shape[1:])
+    model = kerasx.Model([a, b], kerasx.layers.Dense(1)(kerasx.layers.concatenate([a, b])))
+    model.compile("sgd", "mse")
+    history = model.fit([x1, x2], Y, epochs=1, batch_size=4, validation_split=0.25, verbose=0)
+    assert "val_loss" in history.history
+    history = model.fit([x1, x2], Y, epochs=1, batch_size=4, verbose=0,
+                        validation_data=([x1, x2], Y))
+    assert "val_loss" in history.history
