@@ -15,6 +15,7 @@ a reason and every kerasx-only test still runs:
 
 import os
 
+import numpy as np
 import pytest
 
 REASON = ('Keras 3, the numerical oracle of this test, is not installed '
@@ -25,6 +26,24 @@ def require_keras(module="keras"):
     """Imports `module` (Keras or one of its submodules), or skips the calling test."""
     os.environ.setdefault("KERAS_BACKEND", "jax")  # as conftest.py: Keras runs on JAX
     return pytest.importorskip(module, reason=REASON)
+
+
+def assert_close_trees(a, b, tol=1e-4):
+    """Two pytrees (dicts, lists, arrays, floats, strings) hold the same values, numbers within
+    `tol`: the comparison of the guide tests, whose programs return such trees (histories,
+    predictions, decoded strings)."""
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+        for key in a:
+            assert_close_trees(a[key], b[key], tol)
+    elif isinstance(a, str):
+        assert a == b, (a, b)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), (len(a), len(b))
+        for u, v in zip(a, b):
+            assert_close_trees(u, v, tol)
+    else:
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=tol, rtol=tol)
 
 
 class LazyModule:

@@ -13,23 +13,7 @@ import numpy as np
 import pytest
 
 import kerasx
-from keras_oracle import require_keras
-
-
-def _close(a, b, tol=1e-4):
-    """Two pytrees (dicts, lists, arrays, floats) hold the same numbers, within `tol`."""
-    if isinstance(a, dict):
-        assert sorted(a) == sorted(b), (sorted(a), sorted(b))
-        for key in a:
-            _close(a[key], b[key], tol)
-    elif isinstance(a, str):
-        assert a == b, (a, b)
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), (len(a), len(b))
-        for u, v in zip(a, b):
-            _close(u, v, tol)
-    else:
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=tol, rtol=tol)
+from keras_oracle import assert_close_trees as _close, require_keras
 
 
 def _same_weights(ours, theirs):

@@ -25,23 +25,7 @@ import numpy as np
 import pytest
 
 import kerasx
-from keras_oracle import require_keras
-
-
-def _close(a, b, tol=1e-4):
-    """Two pytrees (dicts, lists, arrays, floats) hold the same numbers, within `tol`."""
-    if isinstance(a, dict):
-        assert sorted(a) == sorted(b), (sorted(a), sorted(b))
-        for key in a:
-            _close(a[key], b[key], tol)
-    elif isinstance(a, str):
-        assert a == b, (a, b)
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), (len(a), len(b))
-        for u, v in zip(a, b):
-            _close(u, v, tol)
-    else:
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=tol, rtol=tol)
+from keras_oracle import assert_close_trees as _close, require_keras
 
 
 def _both(keras, build, *args, **kwargs):
@@ -329,6 +313,7 @@ def _nmt_run(keras, models, x, y, sentences, epochs, batch_size=16):
     return before, history, decoded
 
 
+@pytest.mark.slow  # the padded test below covers the same path by default
 def test_nmt_transformer_predicts_and_trains_like_keras():
     """Unpadded sentences (the masks all ones): the predictions and `fit` agree. Dropout runs
     at rate 0: each library draws its own dropout masks."""
@@ -342,6 +327,7 @@ def test_nmt_transformer_predicts_and_trains_like_keras():
     assert ref[1]["loss"][1] < 0.9 * ref[1]["loss"][0], ref[1]["loss"]  # it learns
 
 
+@pytest.mark.slow  # the padded test below covers the same path by default
 def test_nmt_transformer_greedy_decoding_like_keras():
     """The example's decoding loop, with the same (initial) weights in both libraries: the
     decoder inputs are padded, as in the example, and the predictions at the decoded position
