@@ -259,20 +259,27 @@ def test_remat_function_kwargs_and_gradients():
     np.testing.assert_allclose(kerasx.remat(layers.ReLU())(xs), np.maximum(xs, 0))
 
 
-class RematInCall(layers.Layer):
-    """Keras's `remat` docstring example: a layer whose `call` runs a rematerialized function."""
+def remat_in_call(lib):
+    """Keras's `remat` docstring example, for `lib`: a layer whose `call` runs a
+    rematerialized function."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.remat_function = kerasx.remat(self.intermediate_function)
+    class RematInCall(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.remat_function = lib.remat(self.intermediate_function)
 
-    def intermediate_function(self, x):
-        for _ in range(2):
-            x = x + x * 0.1
-        return x
+        def intermediate_function(self, x):
+            for _ in range(2):
+                x = x + x * 0.1
+            return x
 
-    def call(self, inputs):
-        return self.remat_function(inputs)
+        def call(self, inputs):
+            return self.remat_function(inputs)
+
+    return RematInCall
+
+
+RematInCall = remat_in_call(kerasx)
 
 
 # ------------------------------------------------------------------------------------ Keras oracle
@@ -292,18 +299,7 @@ def _arch(L, custom):
     pytest.param("larger_than", {"output_size_threshold": 100}, marks=pytest.mark.slow),
     pytest.param("list_of_layers", {"layer_names": ["d2", "d3"]}, marks=pytest.mark.slow)])
 def test_fit_matches_keras_in_remat_scope(mode, kw):
-    class KerasRematInCall(keras.layers.Layer):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.remat_function = keras.remat(self.intermediate_function)
-
-        def intermediate_function(self, x):
-            for _ in range(2):
-                x = x + x * 0.1
-            return x
-
-        def call(self, inputs):
-            return self.remat_function(inputs)
+    KerasRematInCall = remat_in_call(keras)
 
     x = RNG.normal(size=(48, 6)).astype("float32")
     y = RNG.normal(size=(48, 1)).astype("float32")

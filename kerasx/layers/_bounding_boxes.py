@@ -254,13 +254,17 @@ def crop(boxes, top, left, height, width, bounding_box_format="xyxy"):
     Returns:
         The cropped boxes.
     """
-    if bounding_box_format != "xyxy":
-        raise NotImplementedError(
-            "crop() supports only bounding_box_format='xyxy' (as Keras). "
-            f"Received: bounding_box_format={bounding_box_format!r}")
+    _only_xyxy("crop", bounding_box_format)
     x1, y1, x2, y2 = _split(jnp.asarray(boxes))
     return _cat(jnp.clip(x1 - left, 0, width), jnp.clip(y1 - top, 0, height),
                 jnp.clip(x2 - left, 0, width), jnp.clip(y2 - top, 0, height))
+
+
+def _only_xyxy(fn: str, bounding_box_format):
+    if bounding_box_format != "xyxy":
+        raise NotImplementedError(
+            f"{fn}() supports only bounding_box_format='xyxy' (as Keras). "
+            f"Received: bounding_box_format={bounding_box_format!r}")
 
 
 def pad(boxes, top, left, height=None, width=None, bounding_box_format="xyxy"):
@@ -277,10 +281,7 @@ def pad(boxes, top, left, height=None, width=None, bounding_box_format="xyxy"):
     Returns:
         The shifted boxes.
     """
-    if bounding_box_format != "xyxy":
-        raise NotImplementedError(
-            "pad() supports only bounding_box_format='xyxy' (as Keras). "
-            f"Received: bounding_box_format={bounding_box_format!r}")
+    _only_xyxy("pad", bounding_box_format)
     x1, y1, x2, y2 = _split(jnp.asarray(boxes))
     return _cat(x1 + left, y1 + top, x2 + left, y2 + top)
 
